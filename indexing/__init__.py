@@ -1,0 +1,1 @@
+"""The write path of lucene-hybrid: corpus readers, encoders, JVM bootstrap, Lucene writers."""

@@ -1,0 +1,313 @@
+"""Index build: corpus -> staged JsonCollection + vectors -> Lucene BM25 + HNSW -> manifest.
+
+The build happens in a hidden sibling directory and is renamed into place only when both
+indexes and the manifest are complete, so a failed or killed build never leaves a half-written
+index where a searcher would open it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import version as pkg_version
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+from tqdm import tqdm
+
+from . import lucene_writer
+from .corpus import CorpusFormat, Document, JsonlFields, ReadStats, read_corpus
+from .encoders import Encoder, EncoderSpec, check_vectors, load_encoder
+from .errors import EncoderError, IndexBuildError, LuceneHybridError
+from .manifest import BM25_DIR, HNSW_DIR, Bm25Settings, HnswSettings, Manifest, write_manifest
+
+log = logging.getLogger(__name__)
+
+SHARD_DOCS = 100_000  # docs per staged file: Anserini's indexer threads work a file each
+ENCODE_WINDOW = 2048  # docs per encode call; sentence-transformers length-sorts inside it
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """What `lucene-hybrid index` was asked to build."""
+
+    corpus: Path
+    index: Path
+    fmt: CorpusFormat | None = None
+    fields: JsonlFields = field(default_factory=JsonlFields)
+    skip_malformed: bool = False
+    encoder: EncoderSpec = field(default_factory=EncoderSpec)
+    bm25: Bm25Settings = field(default_factory=Bm25Settings)
+    hnsw: HnswSettings = field(default_factory=HnswSettings)
+    threads: int = field(default_factory=lambda: os.cpu_count() or 1)
+    batch_size: int = 32
+    memory_mb: int = 512
+    overwrite: bool = False
+    progress: bool = True
+
+
+@dataclass
+class BuildReport:
+    """Counts and per-stage timings of a finished build."""
+
+    manifest: Manifest
+    skipped_lines: list[tuple[int, str]]
+
+
+def _bar(total: int | None, desc: str, enabled: bool) -> tqdm:
+    return tqdm(total=total, desc=desc, unit="doc", disable=not enabled, dynamic_ncols=True)
+
+
+class _ShardWriter:
+    """Writes jsonl lines into numbered gzip shards of at most SHARD_DOCS lines."""
+
+    def __init__(self, folder: Path, stem: str):
+        self.folder = folder
+        self.stem = stem
+        self.count = 0
+        self._fh: IO[str] | None = None
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def write(self, line: str) -> None:
+        if self.count % SHARD_DOCS == 0:
+            self.close()
+            path = self.folder / f"{self.stem}-{self.count // SHARD_DOCS:05d}.jsonl.gz"
+            self._fh = gzip.open(path, "wt", encoding="utf-8", compresslevel=1)
+        assert self._fh is not None
+        self._fh.write(line)
+        self._fh.write("\n")
+        self.count += 1
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
+def _vector_line(docid: str, vector: np.ndarray) -> str:
+    values = ",".join(f"{x:.8g}" for x in vector.tolist())
+    return f'{{"docid":{json.dumps(docid)},"vector":[{values}]}}'
+
+
+def _stage_documents(
+    docs: Iterable[Document], out: Path, opts: BuildOptions, dim: int | None
+) -> tuple[int, int]:
+    """Write the JsonCollection shards (and caller vectors, when precomputed); return counts."""
+    writer = _ShardWriter(out / "docs", "docs")
+    vec_writer = _ShardWriter(out / "vectors", "vectors") if dim is not None else None
+    with_vectors = 0
+    with _bar(None, "read", opts.progress) as bar:
+        for doc in docs:
+            record: dict[str, Any] = {"id": doc.docid, "contents": doc.text}
+            if doc.metadata:
+                record["metadata"] = doc.metadata
+            writer.write(json.dumps(record, ensure_ascii=False))
+            if vec_writer is not None:
+                if doc.vector is None:
+                    raise EncoderError(
+                        f"document {doc.docid!r} has no vector, but the encoder is 'precomputed'"
+                    )
+                assert dim is not None
+                vec = check_vectors(np.asarray([doc.vector]), dim, opts.encoder.normalize)[0]
+                vec_writer.write(_vector_line(doc.docid, vec))
+                with_vectors += 1
+            bar.update(1)
+    writer.close()
+    if vec_writer is not None:
+        vec_writer.close()
+    return writer.count, with_vectors
+
+
+def _read_staged(folder: Path) -> Iterator[tuple[str, str]]:
+    for shard in sorted(folder.glob("*.jsonl.gz")):
+        with gzip.open(shard, "rt", encoding="utf-8") as fh:
+            for line in fh:
+                record = json.loads(line)
+                yield record["id"], record["contents"]
+
+
+def _encode_staged(staging: Path, encoder: Encoder, total: int, opts: BuildOptions) -> None:
+    """Embed the staged documents in windows and write the vector shards."""
+    writer = _ShardWriter(staging / "vectors", "vectors")
+    window: list[tuple[str, str]] = []
+
+    def flush() -> None:
+        vectors = encoder.encode_documents([text for _, text in window])
+        for (docid, _), vec in zip(window, vectors, strict=True):
+            writer.write(_vector_line(docid, vec))
+        bar.update(len(window))
+        window.clear()
+
+    with _bar(total, "encode", opts.progress) as bar:
+        for item in _read_staged(staging / "docs"):
+            window.append(item)
+            if len(window) >= ENCODE_WINDOW:
+                flush()
+        if window:
+            flush()
+    writer.close()
+
+
+def _index_thread(name: str, fn: Any, results: dict[str, Any]) -> threading.Thread:
+    def target() -> None:
+        start = time.perf_counter()
+        try:
+            results[name] = fn()
+        except BaseException as exc:  # noqa: BLE001 - surfaced by the caller
+            results[name] = exc
+        results[f"{name}_s"] = time.perf_counter() - start
+
+    thread = threading.Thread(target=target, name=f"build-{name}", daemon=True)
+    thread.start()
+    return thread
+
+
+def _check_target(opts: BuildOptions) -> None:
+    if opts.index.exists() and not opts.overwrite:
+        raise IndexBuildError(
+            f"{opts.index} already exists; pass --overwrite to replace it (the old index stays "
+            "in place until the new one is complete)"
+        )
+    if opts.encoder.kind != "precomputed" and not opts.encoder.normalize:
+        raise IndexBuildError(
+            "Anserini's HNSW indexer scores by dot product over unit vectors; an encoder with "
+            "normalize=false cannot be indexed. Use normalize=true (cosine similarity)."
+        )
+
+
+def _swap_into_place(tmp: Path, target: Path) -> None:
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.replace(target, old)
+    os.replace(tmp, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def build_index(opts: BuildOptions, encoder: Encoder | None = None) -> BuildReport:
+    """Build the BM25 and HNSW indexes of a corpus into ``opts.index``.
+
+    Args:
+        opts: What to build and how.
+        encoder: An already loaded encoder for ``opts.encoder`` (loaded here when None).
+
+    Returns:
+        The manifest written, and the malformed lines skipped (when asked to skip them).
+
+    Raises:
+        LuceneHybridError: for bad corpora, encoders or Lucene failures; nothing is left at
+            ``opts.index`` unless the build completed.
+    """
+    _check_target(opts)
+    started = time.perf_counter()
+    opts.index.parent.mkdir(parents=True, exist_ok=True)
+    tmp = opts.index.with_name(f".{opts.index.name}.building-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    staging = tmp / "staging"
+    try:
+        report = _build(opts, encoder, tmp, staging, started)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    shutil.rmtree(staging, ignore_errors=True)
+    _swap_into_place(tmp, opts.index)
+    return report
+
+
+def _build(
+    opts: BuildOptions, encoder: Encoder | None, tmp: Path, staging: Path, started: float
+) -> BuildReport:
+    precomputed = opts.encoder.kind == "precomputed"
+    if encoder is None:
+        encoder = load_encoder(opts.encoder, batch_size=opts.batch_size) if not precomputed else load_encoder(opts.encoder)
+    lucene_writer.versions()  # starts the JVM now: fail before reading a large corpus
+
+    stats = ReadStats()
+    t0 = time.perf_counter()
+    docs = read_corpus(
+        opts.corpus, opts.fmt, fields=opts.fields, skip_malformed=opts.skip_malformed, stats=stats
+    )
+    n_docs, _ = _stage_documents(docs, staging, opts, encoder.dim if precomputed else None)
+    read_s = time.perf_counter() - t0
+    if n_docs == 0:
+        raise IndexBuildError(f"{opts.corpus}: no documents to index")
+
+    results: dict[str, Any] = {}
+    bm25_bar = _bar(n_docs, "bm25 index", opts.progress and precomputed)
+    bm25_thread = _index_thread(
+        "bm25",
+        lambda: lucene_writer.build_bm25(
+            staging / "docs",
+            tmp / BM25_DIR,
+            threads=opts.threads,
+            memory_mb=opts.memory_mb,
+            progress=lambda n: bm25_bar.update(n - bm25_bar.n),
+        ),
+        results,
+    )
+    t0 = time.perf_counter()
+    if not precomputed:
+        # Encoding (torch) and BM25 indexing (Java threads) overlap: the GIL is released in both.
+        _encode_staged(staging, encoder, n_docs, opts)
+    encode_s = time.perf_counter() - t0
+    bm25_thread.join()
+    bm25_bar.close()
+    bm25 = results["bm25"]
+    if isinstance(bm25, BaseException):
+        raise bm25
+
+    t0 = time.perf_counter()
+    with _bar(n_docs, "hnsw index", opts.progress) as bar:
+        hnsw = lucene_writer.build_hnsw(
+            staging / "vectors",
+            tmp / HNSW_DIR,
+            M=opts.hnsw.M,
+            ef_construction=opts.hnsw.ef_construction,
+            quantize_int8=opts.hnsw.quantize_int8,
+            threads=opts.threads,
+            memory_mb=opts.memory_mb,
+            progress=lambda n: bar.update(n - bar.n),
+        )
+    hnsw_s = time.perf_counter() - t0
+
+    if bm25.empty:
+        log.warning("%d documents have no text: they are in the dense index only", bm25.empty)
+    manifest = Manifest(
+        name=opts.index.name,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        encoder=opts.encoder,
+        dim=encoder.dim,
+        bm25=opts.bm25,
+        hnsw=opts.hnsw,
+        documents=n_docs,
+        counts={
+            "bm25": bm25.indexed,
+            "bm25_empty": bm25.empty,
+            "dense": hnsw.indexed,
+            "skipped_lines": len(stats.skipped),
+        },
+        corpus={"path": str(opts.corpus.resolve()), "format": opts.fmt or "auto"},
+        versions={"lucene_hybrid": pkg_version("lucene-hybrid"), "pyserini": pkg_version("pyserini"), **lucene_writer.versions()},
+        timings={
+            "read_s": round(read_s, 3),
+            "encode_s": round(encode_s, 3),
+            "bm25_index_s": round(results["bm25_s"], 3),
+            "hnsw_index_s": round(hnsw_s, 3),
+            "total_s": round(time.perf_counter() - started, 3),
+        },
+    )
+    write_manifest(tmp, manifest)
+    return BuildReport(manifest, stats.skipped)
+
+
+__all__ = ["BuildOptions", "BuildReport", "LuceneHybridError", "build_index"]

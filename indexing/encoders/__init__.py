@@ -1,0 +1,33 @@
+"""Encoders behind one protocol: local HF models, OpenAI-compatible APIs, precomputed vectors."""
+
+from __future__ import annotations
+
+from .base import DEFAULT_MODEL, Encoder, EncoderSpec, l2_normalize
+from .precomputed import PrecomputedEncoder, check_vectors
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "Encoder",
+    "EncoderSpec",
+    "PrecomputedEncoder",
+    "check_vectors",
+    "l2_normalize",
+    "load_encoder",
+]
+
+
+def load_encoder(spec: EncoderSpec, **kwargs: object) -> Encoder:
+    """Build the encoder a spec names; heavy libraries are imported only here.
+
+    Raises:
+        EncoderError: when the model cannot be loaded or a key is missing.
+    """
+    if spec.kind == "precomputed":
+        return PrecomputedEncoder(spec)
+    if spec.kind == "openai":
+        from .openai_api import OpenAIEncoder
+
+        return OpenAIEncoder(spec, **kwargs)  # type: ignore[arg-type]
+    from .hf import HuggingFaceEncoder
+
+    return HuggingFaceEncoder(spec, **kwargs)  # type: ignore[arg-type]

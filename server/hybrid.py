@@ -1,0 +1,185 @@
+"""The hybrid searcher: holds a BM25 and a dense searcher and an encoder, and fuses their lists."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from lucene_hybrid.indexing.encoders import Encoder, EncoderSpec, check_vectors, load_encoder
+from lucene_hybrid.indexing.errors import EncoderError
+from lucene_hybrid.indexing.manifest import BM25_DIR, HNSW_DIR, Manifest, read_manifest
+
+from . import fusion
+from .lucene_search import Bm25Searcher, DenseSearcher
+from .types import Hit, Scored, SearchParamError, SearchParams
+
+log = logging.getLogger(__name__)
+
+DEFAULT_EF_SEARCH = 100
+
+
+class Searcher(Protocol):
+    """What the CLI and the API need from a searcher."""
+
+    def search(
+        self, query: str | None, params: SearchParams, vector: Sequence[float] | None = None
+    ) -> list[Hit]: ...
+
+    def batch_search(self, queries: Sequence[str], params: SearchParams, threads: int = 1) -> list[list[Hit]]: ...
+
+    def close(self) -> None: ...
+
+
+class HybridSearcher:
+    """BM25, dense and hybrid search over one lucene-hybrid index directory."""
+
+    def __init__(self, manifest: Manifest, bm25: Bm25Searcher, dense: DenseSearcher, encoder: Encoder | None):
+        self.manifest = manifest
+        self.bm25 = bm25
+        self.dense = dense
+        self.encoder = encoder
+
+    # -- retrieval ---------------------------------------------------------------------------
+
+    def _bm25(self, query: str | None, params: SearchParams) -> list[Scored]:
+        if not query or not query.strip():
+            raise SearchParamError(f"mode {params.mode!r} needs a non-empty text query")
+        k1 = self.manifest.bm25.k1 if params.k1 is None else params.k1
+        b = self.manifest.bm25.b if params.b is None else params.b
+        depth = params.k if params.mode == "bm25" else params.candidate_depth
+        return self.bm25.search(query, depth, k1, b)
+
+    def query_vectors(self, queries: Sequence[str]) -> np.ndarray:
+        """Embed queries with the index's encoder.
+
+        Raises:
+            EncoderError: when the index has no query encoder (precomputed vectors).
+        """
+        if self.encoder is None:
+            raise EncoderError(
+                "this index has no query encoder loaded; pass a query vector instead"
+            )
+        return self.encoder.encode_queries(list(queries))
+
+    def _dense(self, query: str | None, vector: Sequence[float] | None, params: SearchParams) -> list[Scored]:
+        if vector is None:
+            if not query or not query.strip():
+                raise SearchParamError(f"mode {params.mode!r} needs a text query or a vector")
+            qvec = self.query_vectors([query])[0]
+        else:
+            qvec = check_vectors(np.asarray([vector]), self.manifest.dim, self.manifest.hnsw.vectors_normalized)[0]
+        depth = params.k if params.mode == "dense" else params.candidate_depth
+        ef = params.ef_search or max(DEFAULT_EF_SEARCH, depth)
+        return self.dense.search(qvec, depth, ef)
+
+    def search(
+        self, query: str | None, params: SearchParams, vector: Sequence[float] | None = None
+    ) -> list[Hit]:
+        """Search in ``params.mode``; hybrid fuses BM25 and dense candidate lists.
+
+        Args:
+            query: Query text (needed for bm25 and hybrid; dense may use ``vector`` instead).
+            params: Per-request parameters.
+            vector: A query vector to use instead of encoding ``query`` (dense side).
+
+        Returns:
+            Up to ``params.k`` hits, best first, with provenance and (optionally) stored text.
+        """
+        lists: dict[str, list[Scored]] = {}
+        if params.mode in ("bm25", "hybrid"):
+            lists["bm25"] = self._bm25(query, params)
+        if params.mode in ("dense", "hybrid"):
+            lists["dense"] = self._dense(query, vector, params)
+        if params.mode == "hybrid":
+            if params.fusion == "rrf":
+                w_bm25, w_dense = params.weights
+                fused = fusion.rrf(lists, k=params.rrf_k, weights={"bm25": w_bm25, "dense": w_dense})
+            else:
+                fused = fusion.linear(
+                    lists,
+                    {"bm25": 1.0 - params.alpha, "dense": params.alpha},
+                    normalization=params.normalization,
+                )
+        else:
+            (only,) = lists.values()
+            (name,) = lists.keys()
+            fused = [
+                fusion.Fused(h.docid, h.score, {name: (rank, h.score)})
+                for rank, h in enumerate(only, start=1)
+            ]
+        fused = fused[: params.k]
+        docs = self.bm25.fetch([f.docid for f in fused]) if params.fetch_docs else {}
+        hits = []
+        for rank, f in enumerate(fused, start=1):
+            b = f.sources.get("bm25")
+            d = f.sources.get("dense")
+            text, metadata = docs.get(f.docid, (None, None))
+            hits.append(
+                Hit(
+                    docid=f.docid,
+                    score=f.score,
+                    rank=rank,
+                    bm25_rank=b[0] if b else None,
+                    bm25_score=b[1] if b else None,
+                    dense_rank=d[0] if d else None,
+                    dense_score=d[1] if d else None,
+                    text=text,
+                    metadata=metadata,
+                )
+            )
+        return hits
+
+    def batch_search(
+        self, queries: Sequence[str], params: SearchParams, threads: int = 1
+    ) -> list[list[Hit]]:
+        """Search many queries; query embeddings are computed in batches, searches in threads."""
+        vectors: list[Sequence[float] | None] = [None] * len(queries)
+        if params.mode != "bm25" and self.encoder is not None:
+            vectors = list(self.query_vectors(queries))
+        if threads <= 1:
+            return [self.search(q, params, v) for q, v in zip(queries, vectors, strict=True)]
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            return list(pool.map(lambda qv: self.search(qv[0], params, qv[1]), zip(queries, vectors, strict=True)))
+
+    def close(self) -> None:
+        """Close both Lucene readers."""
+        self.bm25.close()
+        self.dense.close()
+
+
+def open_index(
+    index_dir: str | Path,
+    encoder_spec: EncoderSpec | None = None,
+    *,
+    encoder: Encoder | None = None,
+    load_query_encoder: bool = True,
+) -> HybridSearcher:
+    """Open an index directory for search, checking its manifest against the query encoder.
+
+    Args:
+        index_dir: A directory built by ``lucene-hybrid index``.
+        encoder_spec: The query encoder to use; None means the one the manifest names.
+        encoder: An already loaded encoder (checked against the manifest like a spec).
+        load_query_encoder: False to open without a model (bm25 or caller-supplied vectors).
+
+    Raises:
+        ManifestError: when the directory is not an index or the encoder does not match.
+    """
+    index_dir = Path(index_dir)
+    manifest = read_manifest(index_dir)
+    if encoder_spec is not None:
+        manifest.check_encoder(encoder_spec)  # fail before loading any model
+    bm25 = Bm25Searcher(index_dir / BM25_DIR, manifest.bm25.field)
+    dense = DenseSearcher(index_dir / HNSW_DIR, manifest.dim, manifest.hnsw.field)
+    if encoder is None and load_query_encoder:
+        spec = encoder_spec or manifest.encoder
+        if spec.kind != "precomputed":
+            encoder = load_encoder(spec)
+    if encoder is not None:
+        manifest.check_encoder(encoder.spec, encoder.dim)
+    return HybridSearcher(manifest, bm25, dense, encoder)

@@ -1,0 +1,100 @@
+"""Plain values that cross the read path: per-request search parameters and hits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from lucene_hybrid.indexing.errors import LuceneHybridError
+
+Mode = Literal["bm25", "dense", "hybrid"]
+FusionMethod = Literal["rrf", "linear"]
+Normalization = Literal["minmax", "zscore"]
+
+MAX_K = 10_000
+
+
+class SearchParamError(LuceneHybridError, ValueError):
+    """A search parameter is out of range or inconsistent."""
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One retriever's hit: a document id and its score from that retriever."""
+
+    docid: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A ranked result, with the BM25 and dense rank/score behind its fused score.
+
+    ``bm25_rank`` / ``dense_rank`` are 1-based; None means the document was not in that
+    retriever's candidate list (absent, not scored zero).
+    """
+
+    docid: str
+    score: float
+    rank: int
+    bm25_rank: int | None = None
+    bm25_score: float | None = None
+    dense_rank: int | None = None
+    dense_score: float | None = None
+    text: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    """Everything one search may set; immutable, one value per request.
+
+    Defaults follow common practice: RRF with k=60 (Cormack et al., 2009), candidate depth 100
+    per retriever, min-max normalization and alpha=0.5 for linear fusion (alpha=0: BM25 only,
+    1: dense only), BM25 k1/b from the index manifest (Anserini: 0.9/0.4).
+    """
+
+    mode: Mode = "hybrid"
+    k: int = 10
+    depth: int = 100
+    fusion: FusionMethod = "rrf"
+    rrf_k: float = 60.0
+    weights: tuple[float, float] = (1.0, 1.0)  # (bm25, dense) for RRF
+    alpha: float = 0.5
+    normalization: Normalization = "minmax"
+    k1: float | None = None
+    b: float | None = None
+    ef_search: int | None = None
+    fetch_docs: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("bm25", "dense", "hybrid"):
+            raise SearchParamError(f"mode must be bm25, dense or hybrid, not {self.mode!r}")
+        if self.fusion not in ("rrf", "linear"):
+            raise SearchParamError(f"fusion must be rrf or linear, not {self.fusion!r}")
+        if self.normalization not in ("minmax", "zscore"):
+            raise SearchParamError(
+                f"normalization must be minmax or zscore, not {self.normalization!r}"
+            )
+        if not 1 <= self.k <= MAX_K:
+            raise SearchParamError(f"k must be between 1 and {MAX_K}, got {self.k}")
+        if not 1 <= self.depth <= MAX_K:
+            raise SearchParamError(f"depth must be between 1 and {MAX_K}, got {self.depth}")
+        if self.rrf_k < 0:
+            raise SearchParamError(f"rrf_k must be >= 0, got {self.rrf_k}")
+        if len(self.weights) != 2 or any(w < 0 for w in self.weights):
+            raise SearchParamError("weights must be two non-negative numbers (bm25, dense)")
+        if not 0.0 <= self.alpha <= 1.0:
+            raise SearchParamError(f"alpha must be between 0 and 1, got {self.alpha}")
+        if self.k1 is not None and self.k1 < 0:
+            raise SearchParamError(f"k1 must be >= 0, got {self.k1}")
+        if self.b is not None and not 0.0 <= self.b <= 1.0:
+            raise SearchParamError(f"b must be between 0 and 1, got {self.b}")
+        if self.ef_search is not None and not 1 <= self.ef_search <= MAX_K:
+            raise SearchParamError(f"ef_search must be between 1 and {MAX_K}")
+
+    @property
+    def candidate_depth(self) -> int:
+        """Candidates per retriever: never fewer than the k asked for."""
+        return max(self.depth, self.k)

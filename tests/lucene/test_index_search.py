@@ -1,0 +1,152 @@
+"""Real Lucene indexes built through Anserini: BM25 parity with Pyserini, HNSW recall, hybrid."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+
+from lucene_hybrid.indexing.build import BuildOptions, build_index
+from lucene_hybrid.indexing.encoders import EncoderSpec
+from lucene_hybrid.indexing.errors import IndexBuildError, ManifestError
+from lucene_hybrid.indexing.manifest import HnswSettings, read_manifest
+from lucene_hybrid.server.hybrid import open_index
+from lucene_hybrid.server.types import SearchParamError, SearchParams
+
+
+@pytest.fixture(scope="module")
+def searcher(demo_index, minilm):
+    s = open_index(demo_index, encoder=minilm)
+    yield s
+    s.close()
+
+
+def test_manifest_describes_the_index(demo_index, demo_corpus):
+    m = read_manifest(demo_index)
+    n = sum(1 for _ in open(demo_corpus))
+    assert m.documents == n and m.counts["bm25"] == n and m.counts["dense"] == n
+    assert m.dim == 384 and m.encoder.model == "sentence-transformers/all-MiniLM-L6-v2"
+    assert m.hnsw.similarity == "dot_product" and m.versions["lucene"].startswith("9.")
+    assert set(m.timings) >= {"read_s", "encode_s", "bm25_index_s", "hnsw_index_s", "total_s"}
+    assert not any(p.name.startswith(".") for p in demo_index.parent.iterdir()), "temp dirs left"
+
+
+def test_bm25_parity_with_pyserini(demo_index, searcher):
+    """Same index, same queries: our BM25 equals Pyserini's LuceneSearcher, docid and score."""
+    from pyserini.search.lucene import LuceneSearcher
+
+    ref = LuceneSearcher(str(demo_index / "bm25"))
+    queries = ["vector search in lucene", "how do plants make oxygen", "bread yeast fermentation",
+               "ranking function with k1 and b", "the", "BM25 AND (hnsw OR \"rrf\")~ title:x^2"]
+    for q in queries:
+        ours = searcher.search(q, SearchParams(mode="bm25", k=10, fetch_docs=False))
+        theirs = ref.search(q, k=10)
+        assert [h.docid for h in ours] == [h.docid for h in theirs], q
+        assert [round(h.score, 4) for h in ours] == [round(h.score, 4) for h in theirs], q
+    # per-request k1/b, against Pyserini's (mutating) set_bm25
+    ref.set_bm25(1.2, 0.75)
+    ours = searcher.search("vector search in lucene", SearchParams(mode="bm25", k=5, k1=1.2, b=0.75, fetch_docs=False))
+    theirs = ref.search("vector search in lucene", k=5)
+    assert [(h.docid, round(h.score, 4)) for h in ours] == [(h.docid, round(h.score, 4)) for h in theirs]
+    ref.close()
+
+
+def test_dense_finds_paraphrase_and_hybrid_has_provenance(searcher):
+    dense = searcher.search("which star pulls the sea up and down", SearchParams(mode="dense", k=3))
+    assert dense[0].docid == "tides"
+    assert dense[0].dense_rank == 1 and dense[0].bm25_rank is None
+    hits = searcher.search("graph for approximate nearest neighbour vectors", SearchParams(k=5))
+    assert hits[0].docid == "hnsw"
+    top = hits[0]
+    assert top.bm25_rank is not None and top.dense_rank is not None
+    assert top.score == pytest.approx(1 / (60 + top.bm25_rank) + 1 / (60 + top.dense_rank))
+    assert top.text.startswith("Hierarchical navigable small world graphs")
+    assert top.metadata == {"topic": "vectors", "year": 2016, "title": "Hierarchical navigable small world graphs"}
+    assert [h.rank for h in hits] == [1, 2, 3, 4, 5]
+
+
+def test_linear_fusion_and_alpha(searcher):
+    q = "fermentation with wild yeast"
+    only_bm25 = searcher.search(q, SearchParams(fusion="linear", alpha=0.0, k=3, fetch_docs=False))
+    bm25 = searcher.search(q, SearchParams(mode="bm25", k=3, fetch_docs=False))
+    assert [h.docid for h in only_bm25] == [h.docid for h in bm25]
+    z = searcher.search(q, SearchParams(fusion="linear", normalization="zscore", k=3, fetch_docs=False))
+    assert z[0].docid == "bread"
+
+
+def test_query_vector_given_instead_of_text(searcher, minilm):
+    vec = minilm.encode_queries(["sleep and memory"])[0].tolist()
+    hits = searcher.search(None, SearchParams(mode="dense", k=1), vector=vec)
+    assert hits[0].docid == "sleep"
+    with pytest.raises(Exception, match="dimension 3 does not match"):
+        searcher.search(None, SearchParams(mode="dense", k=1), vector=[1.0, 0.0, 0.0])
+
+
+def test_empty_text_query_rejected_for_bm25(searcher):
+    with pytest.raises(SearchParamError, match="non-empty text query"):
+        searcher.search("   ", SearchParams(mode="bm25"))
+
+
+def test_batch_search_in_threads_matches_sequential(searcher):
+    qs = ["coffee grind", "black hole event horizon", "chess centre", "immune memory cells"]
+    params = SearchParams(k=3, fetch_docs=False)
+    seq = [searcher.search(q, params) for q in qs]
+    par = searcher.batch_search(qs, params, threads=4)
+    assert [[h.docid for h in r] for r in par] == [[h.docid for h in r] for r in seq]
+
+
+def test_mismatched_encoder_refused(demo_index):
+    with pytest.raises(ManifestError, match="built with encoder hf:sentence-transformers/all-MiniLM-L6-v2"):
+        open_index(demo_index, EncoderSpec(model="intfloat/e5-small-v2"))
+
+
+def test_existing_index_not_overwritten_without_flag(demo_index, demo_corpus, minilm):
+    before = (demo_index / "manifest.json").read_text()
+    with pytest.raises(IndexBuildError, match="--overwrite"):
+        build_index(BuildOptions(corpus=demo_corpus, index=demo_index, progress=False), minilm)
+    assert (demo_index / "manifest.json").read_text() == before
+
+
+def test_failed_build_leaves_nothing(tmp_path, minilm):
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text(json.dumps({"_id": "a", "text": "fine"}) + "\n{broken\n")
+    target = tmp_path / "idx"
+    with pytest.raises(Exception, match=":2: malformed"):
+        build_index(BuildOptions(corpus=corpus, index=target, progress=False), minilm)
+    assert list(tmp_path.iterdir()) == [corpus]
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def test_hnsw_recall_against_exact_search(tmp_path):
+    """3,000 random 32-dim vectors: HNSW top-10 recall vs brute force >= 0.95."""
+    rng = np.random.default_rng(7)
+    n, dim = 3000, 32
+    vecs = _unit(rng.normal(size=(n, dim)).astype(np.float32))
+    corpus = tmp_path / "vecs.jsonl"
+    with open(corpus, "w") as fh:
+        for i, v in enumerate(vecs):
+            fh.write(json.dumps({"id": f"v{i}", "text": f"doc {i}", "vector": v.tolist()}) + "\n")
+    index = tmp_path / "idx"
+    from lucene_hybrid.indexing.corpus import JsonlFields
+
+    build_index(BuildOptions(
+        corpus=corpus, index=index, fmt="jsonl", fields=JsonlFields(vector="vector"),
+        encoder=EncoderSpec(kind="precomputed", model="precomputed", dim=dim),
+        hnsw=HnswSettings(M=16, ef_construction=100), progress=False,
+    ))
+    s = open_index(index)
+    assert s.encoder is None
+    queries = _unit(rng.normal(size=(100, dim)).astype(np.float32))
+    exact = np.argsort(-(queries @ vecs.T), axis=1)[:, :10]
+    found = 0
+    for q, truth in zip(queries, exact, strict=True):
+        hits = s.search(None, SearchParams(mode="dense", k=10, fetch_docs=False), vector=q.tolist())
+        found += len({h.docid for h in hits} & {f"v{i}" for i in truth})
+    s.close()
+    recall = found / (10 * len(queries))
+    assert recall >= 0.95, recall

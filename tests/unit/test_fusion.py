@@ -1,0 +1,95 @@
+"""Fusion on hand-computed cases: RRF, min-max and z-score linear, ties, absences, weights."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from lucene_hybrid.server.fusion import linear, normalize, rrf
+from lucene_hybrid.server.types import Scored
+
+
+def ranked(*pairs):
+    return [Scored(d, s) for d, s in pairs]
+
+
+BM25 = ranked(("a", 12.0), ("b", 10.0), ("c", 4.0))
+DENSE = ranked(("c", 0.75), ("d", 0.625), ("a", 0.25))  # exact in binary
+
+
+def test_rrf_hand_computed():
+    out = rrf({"bm25": BM25, "dense": DENSE}, k=60)
+    scores = {f.docid: f.score for f in out}
+    assert scores["a"] == pytest.approx(1 / 61 + 1 / 63)
+    assert scores["c"] == pytest.approx(1 / 63 + 1 / 61)
+    assert scores["b"] == pytest.approx(1 / 62)
+    assert scores["d"] == pytest.approx(1 / 62)
+    # a and c tie on score and on best rank (1): docid breaks the tie. b and d tie too.
+    assert [f.docid for f in out] == ["a", "c", "b", "d"]
+    assert out[0].sources == {"bm25": (1, 12.0), "dense": (3, 0.25)}
+    assert out[3].sources == {"dense": (2, 0.625)}  # absent from bm25: no entry, not zero
+
+
+def test_rrf_weights():
+    out = rrf({"bm25": BM25, "dense": DENSE}, k=60, weights={"bm25": 0.0, "dense": 2.0})
+    assert [f.docid for f in out][:2] == ["c", "d"]
+    assert out[0].score == pytest.approx(2 / 61)
+    assert {f.docid: f.score for f in out}["b"] == 0.0
+
+
+def test_rrf_empty_and_single_lists():
+    assert rrf({"bm25": [], "dense": []}) == []
+    out = rrf({"bm25": [], "dense": DENSE})
+    assert [f.docid for f in out] == ["c", "d", "a"]
+
+
+def test_rrf_does_not_mutate_inputs():
+    before = list(BM25)
+    rrf({"bm25": BM25, "dense": DENSE})
+    linear({"bm25": BM25, "dense": DENSE}, {"bm25": 0.5, "dense": 0.5})
+    assert BM25 == before
+
+
+def test_minmax_linear_hand_computed():
+    out = linear({"bm25": BM25, "dense": DENSE}, {"bm25": 0.5, "dense": 0.5})
+    s = {f.docid: f.score for f in out}
+    # bm25 norm: a 1, b 0.75, c 0 ; dense norm: c 1, d 0.75, a 0 ; absent -> floor 0
+    assert s["a"] == pytest.approx(0.5 * 1 + 0.5 * 0)
+    assert s["b"] == pytest.approx(0.5 * 0.75)
+    assert s["c"] == pytest.approx(0.5 * 0 + 0.5 * 1)
+    assert s["d"] == pytest.approx(0.5 * 0.75)
+    assert [f.docid for f in out] == ["a", "c", "b", "d"]
+
+
+def test_linear_alpha_extremes_reproduce_single_lists():
+    only_bm25 = linear({"bm25": BM25, "dense": DENSE}, {"bm25": 1.0, "dense": 0.0})
+    assert [f.docid for f in only_bm25][:3] == ["a", "b", "c"]
+    only_dense = linear({"bm25": BM25, "dense": DENSE}, {"bm25": 0.0, "dense": 1.0})
+    assert [f.docid for f in only_dense][:3] == ["c", "d", "a"]
+
+
+def test_zscore_linear_absent_takes_list_floor():
+    out = linear({"bm25": BM25, "dense": DENSE}, {"bm25": 0.5, "dense": 0.5}, normalization="zscore")
+    s = {f.docid: f.score for f in out}
+    bm = [12.0, 10.0, 4.0]
+    mean = sum(bm) / 3
+    std = math.sqrt(sum((x - mean) ** 2 for x in bm) / 3)
+    z_b = (10.0 - mean) / std
+    dz = [0.75, 0.625, 0.25]
+    dmean = sum(dz) / 3
+    dstd = math.sqrt(sum((x - dmean) ** 2 for x in dz) / 3)
+    dense_floor = (0.25 - dmean) / dstd
+    assert s["b"] == pytest.approx(0.5 * z_b + 0.5 * dense_floor)
+
+
+def test_normalize_constant_list():
+    assert normalize([3.0, 3.0], "minmax") == [1.0, 1.0]
+    assert normalize([3.0, 3.0], "zscore") == [0.0, 0.0]
+    assert normalize([], "minmax") == []
+
+
+def test_duplicate_docid_in_one_list_counts_once_at_best_rank():
+    out = rrf({"bm25": ranked(("a", 3.0), ("a", 2.0), ("b", 1.0))}, k=0)
+    s = {f.docid: f.score for f in out}
+    assert s["a"] == pytest.approx(1.0) and s["b"] == pytest.approx(1 / 3)

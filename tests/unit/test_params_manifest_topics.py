@@ -1,0 +1,86 @@
+"""Search parameter validation, manifest encoder checks, topic files, vector checks."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import numpy as np
+import pytest
+
+from lucene_hybrid.indexing.encoders import EncoderSpec, check_vectors
+from lucene_hybrid.indexing.errors import CorpusError, EncoderError, ManifestError
+from lucene_hybrid.indexing.manifest import Manifest, read_manifest, write_manifest
+from lucene_hybrid.server.topics import read_topics
+from lucene_hybrid.server.types import SearchParamError, SearchParams
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"k": 0}, {"k": 10**9}, {"depth": 0}, {"alpha": 1.5}, {"mode": "fuzzy"}, {"fusion": "sum"},
+     {"rrf_k": -1}, {"weights": (1.0, -1.0)}, {"b": 2.0}, {"ef_search": 0}, {"normalization": "l2"}],
+)
+def test_bad_params_rejected(kwargs):
+    with pytest.raises(SearchParamError):
+        SearchParams(**kwargs)
+
+
+def test_candidate_depth_never_below_k():
+    assert SearchParams(k=1000, depth=100).candidate_depth == 1000
+    assert SearchParams(k=10, depth=100).candidate_depth == 100
+
+
+def manifest(**enc) -> Manifest:
+    return Manifest(name="x", created_at="now", encoder=EncoderSpec(**enc), dim=384)
+
+
+def test_manifest_refuses_other_encoder():
+    m = manifest()
+    m.check_encoder(EncoderSpec())  # same: fine
+    with pytest.raises(ManifestError, match="rebuild the index with the new encoder"):
+        m.check_encoder(EncoderSpec(model="intfloat/e5-base-v2"))
+    with pytest.raises(ManifestError, match="768 dims"):
+        m.check_encoder(EncoderSpec(), dim=768)
+
+
+def test_precomputed_index_accepts_any_query_model_of_its_dimension():
+    m = manifest(kind="precomputed", model="precomputed", dim=384)
+    m.check_encoder(EncoderSpec(model="some/model"), dim=384)
+    with pytest.raises(ManifestError):
+        m.check_encoder(EncoderSpec(model="some/model"), dim=512)
+
+
+def test_manifest_roundtrip_and_errors(tmp_path):
+    with pytest.raises(ManifestError, match="not a lucene-hybrid index"):
+        read_manifest(tmp_path)
+    write_manifest(tmp_path, manifest())
+    assert read_manifest(tmp_path).dim == 384
+    (tmp_path / "manifest.json").write_text("{broken")
+    with pytest.raises(ManifestError, match="damaged"):
+        read_manifest(tmp_path)
+
+
+def test_topics_tsv_gz_and_beir(tmp_path):
+    tsv = tmp_path / "t.tsv.gz"
+    tsv.write_bytes(gzip.compress(b"1\tfirst query\n2\tsecond\n"))
+    assert read_topics(tsv) == {"1": "first query", "2": "second"}
+    beir = tmp_path / "queries.jsonl"
+    beir.write_text(json.dumps({"_id": "q1", "text": "hello", "metadata": {}}) + "\n")
+    assert read_topics(beir) == {"q1": "hello"}
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("1\tok\nnotab\n")
+    with pytest.raises(CorpusError, match=":2:"):
+        read_topics(bad)
+
+
+def test_check_vectors():
+    out = check_vectors(np.array([[3.0, 4.0]]), 2)
+    np.testing.assert_allclose(out, [[0.6, 0.8]], rtol=1e-6)
+    with pytest.raises(EncoderError, match="dimension 3 does not match the index's dimension 2"):
+        check_vectors(np.array([[1.0, 2.0, 3.0]]), 2)
+    with pytest.raises(EncoderError, match="NaN"):
+        check_vectors(np.array([[np.nan, 1.0]]), 2)
+    with pytest.raises(EncoderError, match="NaN or infinity"):
+        check_vectors(np.array([[np.inf, 1.0]]), 2)
+    with pytest.raises(EncoderError, match="all-zero"):
+        check_vectors(np.array([[0.0, 0.0]]), 2)
