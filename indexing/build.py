@@ -33,7 +33,7 @@ from .manifest import BM25_DIR, HNSW_DIR, Bm25Settings, HnswSettings, Manifest, 
 log = logging.getLogger(__name__)
 
 SHARD_DOCS = 100_000  # docs per staged file: Anserini's indexer threads work a file each
-ENCODE_WINDOW = 2048  # docs per encode call; sentence-transformers length-sorts inside it
+ENCODE_WINDOW = 512  # docs per encode call; sentence-transformers length-sorts inside it
 
 
 @dataclass(frozen=True)

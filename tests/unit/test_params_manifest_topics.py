@@ -84,3 +84,14 @@ def test_check_vectors():
         check_vectors(np.array([[np.inf, 1.0]]), 2)
     with pytest.raises(EncoderError, match="all-zero"):
         check_vectors(np.array([[0.0, 0.0]]), 2)
+
+
+def test_trec_scores_keep_our_order_for_trec_eval():
+    from lucene_hybrid.server.runfile import trec_scores
+    from lucene_hybrid.server.types import Hit
+
+    hits = [Hit("b", 0.5, 1), Hit("a", 0.5, 2), Hit("c", 0.25, 3), Hit("d", 0.25, 4)]
+    scores = trec_scores(hits)
+    assert scores[0] == 0.5 and scores[2] == 0.25
+    assert scores == sorted(scores, reverse=True) and len(set(scores)) == 4
+    assert 0.5 - scores[1] < 1e-15  # the smallest possible change

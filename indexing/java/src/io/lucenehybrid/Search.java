@@ -45,14 +45,34 @@ public final class Search {
 
   private Search() {}
 
-  /** BM25 top-k as "docid\tscore\n" lines, ties broken by docid (Anserini's order). */
+  /**
+   * BM25 top-k as "docid\tscore\n" lines, exactly as Pyserini's LuceneSearcher ranks them:
+   * Lucene's order (score, then docid), then Anserini's ScoreTiesAdjusterReranker (scores rounded
+   * to 4 decimals; a run of near-ties keeps docid order by subtracting 1e-6 per position).
+   */
   public static String bm25(
       IndexReader reader, Analyzer analyzer, String field, String query, int k, float k1, float b)
       throws IOException {
     Query q = new BagOfWordsQueryGenerator().buildQuery(field, analyzer, query);
     IndexSearcher searcher = new IndexSearcher(reader);
     searcher.setSimilarity(new BM25Similarity(k1, b));
-    return format(searcher, searcher.search(q, k, SCORE_THEN_ID, true));
+    return format(searcher, adjustTies(searcher.search(q, k, SCORE_THEN_ID, true)));
+  }
+
+  /** Anserini's ScoreTiesAdjusterReranker, applied in place to sorted hits. */
+  static TopDocs adjustTies(TopDocs top) {
+    int dup = 0;
+    ScoreDoc[] docs = top.scoreDocs;
+    for (int i = 0; i < docs.length; i++) {
+      docs[i].score = (float) (Math.round(docs[i].score * 10000.0) / 10000.0);
+      if (i == 0 || docs[i - 1].score - docs[i].score > 1e-4f) {
+        dup = 0;
+      } else {
+        dup++;
+        docs[i].score -= 1e-6f * dup;
+      }
+    }
+    return top;
   }
 
   /**
