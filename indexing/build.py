@@ -81,7 +81,7 @@ class _ShardWriter:
         if self.count % SHARD_DOCS == 0:
             self.close()
             path = self.folder / f"{self.stem}-{self.count // SHARD_DOCS:05d}.jsonl.gz"
-            self._fh = gzip.open(path, "wt", encoding="utf-8", compresslevel=1)
+            self._fh = gzip.open(path, "wt", encoding="utf-8", compresslevel=1)  # noqa: SIM115
         assert self._fh is not None
         self._fh.write(line)
         self._fh.write("\n")
@@ -229,7 +229,11 @@ def _build(
 ) -> BuildReport:
     precomputed = opts.encoder.kind == "precomputed"
     if encoder is None:
-        encoder = load_encoder(opts.encoder, batch_size=opts.batch_size) if not precomputed else load_encoder(opts.encoder)
+        encoder = (
+            load_encoder(opts.encoder, batch_size=opts.batch_size)
+            if not precomputed
+            else load_encoder(opts.encoder)
+        )
     lucene_writer.versions()  # starts the JVM now: fail before reading a large corpus
 
     stats = ReadStats()
@@ -297,7 +301,11 @@ def _build(
             "skipped_lines": len(stats.skipped),
         },
         corpus={"path": str(opts.corpus.resolve()), "format": opts.fmt or "auto"},
-        versions={"lucene_hybrid": pkg_version("lucene-hybrid"), "pyserini": pkg_version("pyserini"), **lucene_writer.versions()},
+        versions={
+            "lucene_hybrid": pkg_version("lucene-hybrid"),
+            "pyserini": pkg_version("pyserini"),
+            **lucene_writer.versions(),
+        },
         timings={
             "read_s": round(read_s, 3),
             "encode_s": round(encode_s, 3),

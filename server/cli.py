@@ -88,7 +88,9 @@ def _search_params(args: argparse.Namespace, fetch_docs: bool) -> SearchParams:
     try:
         w_bm25, w_dense = (float(x) for x in args.weights.split(","))
     except ValueError:
-        raise LuceneHybridError(f"--weights must be two numbers 'bm25,dense', got {args.weights!r}") from None
+        raise LuceneHybridError(
+            f"--weights must be two numbers 'bm25,dense', got {args.weights!r}"
+        ) from None
     return SearchParams(
         mode=args.mode,
         k=args.k,
@@ -119,7 +121,9 @@ def cmd_index(args: argparse.Namespace) -> int:
         skip_malformed=args.skip_malformed,
         encoder=spec,
         bm25=Bm25Settings(k1=args.bm25_k1, b=args.bm25_b),
-        hnsw=HnswSettings(M=args.hnsw_m, ef_construction=args.ef_construction, quantize_int8=args.int8),
+        hnsw=HnswSettings(
+            M=args.hnsw_m, ef_construction=args.ef_construction, quantize_int8=args.int8
+        ),
         threads=args.threads,
         batch_size=args.batch_size,
         memory_mb=args.memory_mb,
@@ -132,7 +136,10 @@ def cmd_index(args: argparse.Namespace) -> int:
     n = m.documents
     print(f"indexed {n} documents into {opts.index} ({m.encoder.describe()}, {m.dim} dims)")
     if report.skipped_lines:
-        print(f"skipped {len(report.skipped_lines)} malformed lines, first: line {report.skipped_lines[0][0]}: {report.skipped_lines[0][1]}")
+        print(
+            f"skipped {len(report.skipped_lines)} malformed lines, first: "
+            f"line {report.skipped_lines[0][0]}: {report.skipped_lines[0][1]}"
+        )
     if m.counts.get("bm25_empty"):
         print(f"{m.counts['bm25_empty']} documents had no text (dense index only)")
     rate = lambda s: f"{n / s:,.0f} docs/s" if s > 0 else "-"  # noqa: E731
@@ -149,7 +156,10 @@ def _print_table(hits: Sequence[Hit]) -> None:
     if not hits:
         print("no hits")
         return
-    print(f"{'rank':>4}  {'docid':<16} {'score':>9}  {'bm25 (rank score)':>18}  {'dense (rank score)':>18}  text")
+    print(
+        f"{'rank':>4}  {'docid':<16} {'score':>9}  {'bm25 (rank score)':>18}  "
+        f"{'dense (rank score)':>18}  text"
+    )
     for h in hits:
         bm = f"{h.bm25_rank} {h.bm25_score:.3f}" if h.bm25_rank else "-"
         de = f"{h.dense_rank} {h.dense_score:.3f}" if h.dense_rank else "-"
@@ -164,9 +174,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.topics and not args.output:
         raise LuceneHybridError("--topics needs --output RUN.trec")
     params = _search_params(args, fetch_docs=not args.topics)
-    searcher = open_index(
-        args.index, _encoder_spec(args), load_query_encoder=params.mode != "bm25"
-    )
+    searcher = open_index(args.index, _encoder_spec(args), load_query_encoder=params.mode != "bm25")
     try:
         if args.query:
             hits = searcher.search(args.query, params)
@@ -179,15 +187,19 @@ def cmd_search(args: argparse.Namespace) -> int:
         start = time.perf_counter()
         results = searcher.batch_search(list(topics.values()), params, threads=args.threads)
         elapsed = time.perf_counter() - start
-        tag = args.tag or f"lucene-hybrid-{params.mode}" + (f"-{params.fusion}" if params.mode == "hybrid" else "")
+        tag = args.tag or f"lucene-hybrid-{params.mode}" + (
+            f"-{params.fusion}" if params.mode == "hybrid" else ""
+        )
         out = Path(args.output)
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(out.name + ".tmp")
         with open(tmp, "w") as fh:
             write_run(fh, dict(zip(topics, results, strict=True)), tag)
         os.replace(tmp, out)
-        print(f"{len(topics)} queries, {params.mode} mode, k={params.k}: {elapsed:.1f}s "
-              f"({len(topics) / elapsed:.1f} q/s) -> {out}")
+        print(
+            f"{len(topics)} queries, {params.mode} mode, k={params.k}: {elapsed:.1f}s "
+            f"({len(topics) / elapsed:.1f} q/s) -> {out}"
+        )
         return 0
     finally:
         searcher.close()
@@ -229,7 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=FORMATS, default=None, help="default: detected")
     p.add_argument("--id-field", default="id", help="generic jsonl: id field")
     p.add_argument("--text-field", default="text", help="generic jsonl: text field")
-    p.add_argument("--metadata-fields", default=None, help="generic jsonl: comma list (default: all others)")
+    p.add_argument(
+        "--metadata-fields", default=None, help="generic jsonl: comma list (default: all others)"
+    )
     p.add_argument("--vector-field", default=None, help="generic jsonl: precomputed vector field")
     p.add_argument("--skip-malformed", action="store_true", help="skip and count malformed lines")
     _add_encoder_args(p, for_search=False)

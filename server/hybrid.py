@@ -30,7 +30,9 @@ class Searcher(Protocol):
         self, query: str | None, params: SearchParams, vector: Sequence[float] | None = None
     ) -> list[Hit]: ...
 
-    def batch_search(self, queries: Sequence[str], params: SearchParams, threads: int = 1) -> list[list[Hit]]: ...
+    def batch_search(
+        self, queries: Sequence[str], params: SearchParams, threads: int = 1
+    ) -> list[list[Hit]]: ...
 
     def close(self) -> None: ...
 
@@ -38,7 +40,9 @@ class Searcher(Protocol):
 class HybridSearcher:
     """BM25, dense and hybrid search over one lucene-hybrid index directory."""
 
-    def __init__(self, manifest: Manifest, bm25: Bm25Searcher, dense: DenseSearcher, encoder: Encoder | None):
+    def __init__(
+        self, manifest: Manifest, bm25: Bm25Searcher, dense: DenseSearcher, encoder: Encoder | None
+    ):
         self.manifest = manifest
         self.bm25 = bm25
         self.dense = dense
@@ -66,13 +70,17 @@ class HybridSearcher:
             )
         return self.encoder.encode_queries(list(queries))
 
-    def _dense(self, query: str | None, vector: Sequence[float] | None, params: SearchParams) -> list[Scored]:
+    def _dense(
+        self, query: str | None, vector: Sequence[float] | None, params: SearchParams
+    ) -> list[Scored]:
         if vector is None:
             if not query or not query.strip():
                 raise SearchParamError(f"mode {params.mode!r} needs a text query or a vector")
             qvec = self.query_vectors([query])[0]
         else:
-            qvec = check_vectors(np.asarray([vector]), self.manifest.dim, self.manifest.hnsw.vectors_normalized)[0]
+            qvec = check_vectors(
+                np.asarray([vector]), self.manifest.dim, self.manifest.hnsw.vectors_normalized
+            )[0]
         depth = params.k if params.mode == "dense" else params.candidate_depth
         ef = params.ef_search or max(DEFAULT_EF_SEARCH, depth)
         return self.dense.search(qvec, depth, ef)
@@ -98,7 +106,9 @@ class HybridSearcher:
         if params.mode == "hybrid":
             if params.fusion == "rrf":
                 w_bm25, w_dense = params.weights
-                fused = fusion.rrf(lists, k=params.rrf_k, weights={"bm25": w_bm25, "dense": w_dense})
+                fused = fusion.rrf(
+                    lists, k=params.rrf_k, weights={"bm25": w_bm25, "dense": w_dense}
+                )
             else:
                 fused = fusion.linear(
                     lists,
@@ -144,7 +154,11 @@ class HybridSearcher:
         if threads <= 1:
             return [self.search(q, params, v) for q, v in zip(queries, vectors, strict=True)]
         with ThreadPoolExecutor(max_workers=threads) as pool:
-            return list(pool.map(lambda qv: self.search(qv[0], params, qv[1]), zip(queries, vectors, strict=True)))
+            return list(
+                pool.map(
+                    lambda qv: self.search(qv[0], params, qv[1]), zip(queries, vectors, strict=True)
+                )
+            )
 
     def close(self) -> None:
         """Close both Lucene readers."""

@@ -26,6 +26,8 @@ class _Java:
 
     _lock = threading.Lock()
     _loaded = False
+    Search: Any = None
+    Analyzer: Any = None
 
     @classmethod
     def load(cls) -> type[_Java]:

@@ -29,7 +29,7 @@ def read_topics(path: str | Path) -> dict[str, str]:
                     qid, text = str(record["_id"]), record["text"]
                 except (json.JSONDecodeError, KeyError, TypeError) as exc:
                     raise CorpusError(
-                        f"{path}:{lineno}: expected a BEIR query {{\"_id\", \"text\"}}"
+                        f'{path}:{lineno}: expected a BEIR query {{"_id", "text"}}'
                     ) from exc
             else:
                 qid, sep, text = line.rstrip("\r\n").partition("\t")

@@ -51,9 +51,9 @@ class HuggingFaceEncoder:
         self.device = device or pick_device()
         self._model = self._load()
         self._lock = threading.Lock()
-        get_dim = getattr(self._model, "get_embedding_dimension", None) or getattr(
-            self._model, "get_sentence_embedding_dimension"
-        )
+        model = self._model
+        get_dim = getattr(model, "get_embedding_dimension", None)
+        get_dim = get_dim or model.get_sentence_embedding_dimension
         dim = get_dim()
         if not dim:
             raise EncoderError(f"{spec.model}: cannot tell the embedding dimension")
@@ -63,7 +63,7 @@ class HuggingFaceEncoder:
         # Never reach for the network at run time: local files or the local HF cache only.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        from sentence_transformers import SentenceTransformer, models
+        from sentence_transformers import SentenceTransformer, models  # type: ignore[attr-defined]
 
         path = resolve_model_path(self.spec.model)
         try:
@@ -76,7 +76,12 @@ class HuggingFaceEncoder:
                 )
                 model = SentenceTransformer(modules=[word, pool], device=self.device)
         except Exception as exc:  # OSError, ValueError, HF errors: all mean "cannot load"
-            hint = "" if Path(path).exists() else " (no such local path; the model must be in the local Hugging Face cache, since there is no network at run time)"
+            hint = (
+                ""
+                if Path(path).exists()
+                else " (no such local path; with no network at run time the model must be in the "
+                "local Hugging Face cache)"
+            )
             raise EncoderError(f"cannot load model {self.spec.model!r}{hint}: {exc}") from exc
         if self.spec.max_length:
             model.max_seq_length = self.spec.max_length

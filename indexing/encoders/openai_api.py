@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -64,7 +65,9 @@ class OpenAIEncoder:
         return self._dim
 
     def _request(self, texts: list[str]) -> np.ndarray:
-        kwargs = {"dimensions": self.spec.dimensions} if self.spec.dimensions else {}
+        kwargs: dict[str, Any] = (
+            {"dimensions": self.spec.dimensions} if self.spec.dimensions else {}
+        )
         try:
             response = self._client.embeddings.create(
                 model=self.spec.model, input=texts, encoding_format="float", **kwargs

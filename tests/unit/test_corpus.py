@@ -22,7 +22,10 @@ def write(path: Path, lines: list[str], gz: bool = False) -> Path:
 def test_msmarco_tsv(tmp_path, gz):
     path = write(tmp_path / "collection.tsv", ["0\tThe first passage.", "7\ttab\tinside text"], gz)
     docs = list(read_corpus(path))
-    assert [(d.docid, d.text) for d in docs] == [("0", "The first passage."), ("7", "tab\tinside text")]
+    assert [(d.docid, d.text) for d in docs] == [
+        ("0", "The first passage."),
+        ("7", "tab\tinside text"),
+    ]
     assert detect_format(path) == "msmarco"
 
 
@@ -41,7 +44,9 @@ def test_beir_title_and_text_joined(tmp_path, gz):
 
 
 def test_pyserini_extra_fields_become_metadata(tmp_path):
-    path = write(tmp_path / "docs.jsonl", [json.dumps({"id": "d1", "contents": "hello", "lang": "en"})])
+    path = write(
+        tmp_path / "docs.jsonl", [json.dumps({"id": "d1", "contents": "hello", "lang": "en"})]
+    )
     (doc,) = read_corpus(path)
     assert detect_format(path) == "pyserini"
     assert (doc.docid, doc.text, doc.metadata) == ("d1", "hello", {"lang": "en"})
@@ -58,13 +63,25 @@ def test_generic_jsonl_with_configured_fields(tmp_path):
 
 
 def test_malformed_line_is_an_error_with_file_and_line(tmp_path):
-    path = write(tmp_path / "c.jsonl", [json.dumps({"_id": "a", "text": "ok"}), "{not json", json.dumps({"_id": "b", "text": "ok"})])
+    path = write(
+        tmp_path / "c.jsonl",
+        [
+            json.dumps({"_id": "a", "text": "ok"}),
+            "{not json",
+            json.dumps({"_id": "b", "text": "ok"}),
+        ],
+    )
     with pytest.raises(CorpusError, match=r"c\.jsonl:2: malformed beir record"):
         list(read_corpus(path))
 
 
 def test_malformed_lines_skipped_and_counted_when_asked(tmp_path):
-    lines = [json.dumps({"_id": "a", "text": "ok"}), "{not json", json.dumps({"text": "no id"}), json.dumps({"_id": "b", "text": "ok"})]
+    lines = [
+        json.dumps({"_id": "a", "text": "ok"}),
+        "{not json",
+        json.dumps({"text": "no id"}),
+        json.dumps({"_id": "b", "text": "ok"}),
+    ]
     path = write(tmp_path / "c.jsonl", lines)
     stats = ReadStats()
     docs = list(read_corpus(path, skip_malformed=True, stats=stats))

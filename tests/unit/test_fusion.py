@@ -48,7 +48,7 @@ def test_rrf_does_not_mutate_inputs():
     before = list(BM25)
     rrf({"bm25": BM25, "dense": DENSE})
     linear({"bm25": BM25, "dense": DENSE}, {"bm25": 0.5, "dense": 0.5})
-    assert BM25 == before
+    assert before == BM25
 
 
 def test_minmax_linear_hand_computed():
@@ -70,7 +70,9 @@ def test_linear_alpha_extremes_reproduce_single_lists():
 
 
 def test_zscore_linear_absent_takes_list_floor():
-    out = linear({"bm25": BM25, "dense": DENSE}, {"bm25": 0.5, "dense": 0.5}, normalization="zscore")
+    out = linear(
+        {"bm25": BM25, "dense": DENSE}, {"bm25": 0.5, "dense": 0.5}, normalization="zscore"
+    )
     s = {f.docid: f.score for f in out}
     bm = [12.0, 10.0, 4.0]
     mean = sum(bm) / 3

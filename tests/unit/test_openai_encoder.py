@@ -39,10 +39,16 @@ class EmbeddingService:
                 service.requests.append({"auth": self.headers.get("Authorization"), **body})
                 if service.fail_left > 0:
                     service.fail_left -= 1
-                    self._send(service.fail_status, {"error": {"message": "slow down", "type": "rate_limit"}}, {"retry-after-ms": "10"})
+                    self._send(
+                        service.fail_status,
+                        {"error": {"message": "slow down", "type": "rate_limit"}},
+                        {"retry-after-ms": "10"},
+                    )
                     return
                 if self.headers.get("Authorization") != "Bearer test-key":
-                    self._send(401, {"error": {"message": "bad key", "type": "invalid_request_error"}})
+                    self._send(
+                        401, {"error": {"message": "bad key", "type": "invalid_request_error"}}
+                    )
                     return
                 dim = body.get("dimensions") or DIM
                 data = [
@@ -50,7 +56,15 @@ class EmbeddingService:
                     for i, t in enumerate(body["input"])
                 ]
                 data.reverse()  # the client must order by index, not by position
-                self._send(200, {"object": "list", "data": data, "model": body["model"], "usage": {"prompt_tokens": 1, "total_tokens": 1}})
+                self._send(
+                    200,
+                    {
+                        "object": "list",
+                        "data": data,
+                        "model": body["model"],
+                        "usage": {"prompt_tokens": 1, "total_tokens": 1},
+                    },
+                )
 
             def _send(self, status, payload, headers=None):
                 raw = json.dumps(payload).encode()
@@ -78,7 +92,13 @@ def service():
 
 
 def spec(url: str, **kw) -> EncoderSpec:
-    return EncoderSpec(kind="openai", model="text-embedding-test", base_url=url, dimensions=kw.pop("dimensions", DIM), **kw)
+    return EncoderSpec(
+        kind="openai",
+        model="text-embedding-test",
+        base_url=url,
+        dimensions=kw.pop("dimensions", DIM),
+        **kw,
+    )
 
 
 def test_batches_orders_and_normalizes(service):
@@ -129,5 +149,7 @@ def test_missing_key_is_a_clear_error(monkeypatch):
 
 
 def test_dimension_probed_when_unknown(service):
-    enc = load_encoder(EncoderSpec(kind="openai", model="custom", base_url=service.url), api_key="test-key")
+    enc = load_encoder(
+        EncoderSpec(kind="openai", model="custom", base_url=service.url), api_key="test-key"
+    )
     assert enc.dim == DIM

@@ -17,8 +17,19 @@ from lucene_hybrid.server.types import SearchParamError, SearchParams
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"k": 0}, {"k": 10**9}, {"depth": 0}, {"alpha": 1.5}, {"mode": "fuzzy"}, {"fusion": "sum"},
-     {"rrf_k": -1}, {"weights": (1.0, -1.0)}, {"b": 2.0}, {"ef_search": 0}, {"normalization": "l2"}],
+    [
+        {"k": 0},
+        {"k": 10**9},
+        {"depth": 0},
+        {"alpha": 1.5},
+        {"mode": "fuzzy"},
+        {"fusion": "sum"},
+        {"rrf_k": -1},
+        {"weights": (1.0, -1.0)},
+        {"b": 2.0},
+        {"ef_search": 0},
+        {"normalization": "l2"},
+    ],
 )
 def test_bad_params_rejected(kwargs):
     with pytest.raises(SearchParamError):
