@@ -15,7 +15,7 @@ from lucene_hybrid.indexing.errors import EncoderError
 from lucene_hybrid.indexing.manifest import BM25_DIR, HNSW_DIR, Manifest, read_manifest
 
 from . import fusion
-from .lucene_search import Bm25Searcher, DenseSearcher
+from .lucene_search import Bm25Searcher, DenseSearcher, open_readonly
 from .types import Hit, Scored, SearchParamError, SearchParams
 
 log = logging.getLogger(__name__)
@@ -41,12 +41,19 @@ class HybridSearcher:
     """BM25, dense and hybrid search over one lucene-hybrid index directory."""
 
     def __init__(
-        self, manifest: Manifest, bm25: Bm25Searcher, dense: DenseSearcher, encoder: Encoder | None
+        self,
+        manifest: Manifest,
+        bm25: Bm25Searcher,
+        dense: DenseSearcher,
+        encoder: Encoder | None,
+        *,
+        owns_handles: bool = True,
     ):
         self.manifest = manifest
         self.bm25 = bm25
         self.dense = dense
         self.encoder = encoder
+        self.owns_handles = owns_handles
 
     # -- retrieval ---------------------------------------------------------------------------
 
@@ -56,7 +63,7 @@ class HybridSearcher:
         k1 = self.manifest.bm25.k1 if params.k1 is None else params.k1
         b = self.manifest.bm25.b if params.b is None else params.b
         depth = params.k if params.mode == "bm25" else params.candidate_depth
-        return self.bm25.search(query, depth, k1, b)
+        return self.bm25.search(query, depth, k1, b, params.filter)
 
     def query_vectors(self, queries: Sequence[str]) -> np.ndarray:
         """Embed queries with the index's encoder.
@@ -83,7 +90,7 @@ class HybridSearcher:
             )[0]
         depth = params.k if params.mode == "dense" else params.candidate_depth
         ef = params.ef_search or max(DEFAULT_EF_SEARCH, depth)
-        return self.dense.search(qvec, depth, ef)
+        return self.dense.search(qvec, depth, ef, params.filter)
 
     def search(
         self, query: str | None, params: SearchParams, vector: Sequence[float] | None = None
@@ -161,9 +168,10 @@ class HybridSearcher:
             )
 
     def close(self) -> None:
-        """Close both Lucene readers."""
-        self.bm25.close()
-        self.dense.close()
+        """Close both Lucene readers (unless a writer owns them)."""
+        if self.owns_handles:
+            self.bm25.close()
+            self.dense.close()
 
 
 def open_index(
@@ -188,8 +196,8 @@ def open_index(
     manifest = read_manifest(index_dir)
     if encoder_spec is not None:
         manifest.check_encoder(encoder_spec)  # fail before loading any model
-    bm25 = Bm25Searcher(index_dir / BM25_DIR, manifest.bm25.field)
-    dense = DenseSearcher(index_dir / HNSW_DIR, manifest.dim, manifest.hnsw.field)
+    bm25 = Bm25Searcher(open_readonly(index_dir / BM25_DIR), manifest.bm25.field)
+    dense = DenseSearcher(open_readonly(index_dir / HNSW_DIR), manifest.dim, manifest.hnsw.field)
     if encoder is None and load_query_encoder:
         spec = encoder_spec or manifest.encoder
         if spec.kind != "precomputed":

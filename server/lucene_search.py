@@ -7,6 +7,7 @@ so concurrent instance calls on different objects race; static calls do not.
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from collections.abc import Sequence
@@ -39,7 +40,12 @@ class _Java:
         return cls
 
 
-def _open_reader(path: Path) -> Any:
+def open_readonly(path: Path) -> Any:
+    """Open one half of an index directory for search only; returns an opaque handle.
+
+    Raises:
+        ManifestError: when the folder is missing or is not a readable Lucene index.
+    """
     java = _Java.load()
     if not path.is_dir():
         raise ManifestError(f"{path} is missing: the index is incomplete; rebuild it")
@@ -60,22 +66,23 @@ def _parse(lines: str) -> list[Scored]:
 class Bm25Searcher:
     """BM25 over the ``contents`` field, analyzed as Anserini analyzes it at index time."""
 
-    def __init__(self, path: Path, field: str = "contents"):
+    def __init__(self, handle: Any, field: str = "contents"):
         self._java = _Java.load()
-        self.path = path
         self.field = field
-        self._reader = _open_reader(path)
+        self._reader = handle
         self._analyzer = self._java.Analyzer.newDefaultInstance()
 
     @property
     def num_docs(self) -> int:
         return int(self._java.Search.numDocs(self._reader))
 
-    def search(self, query: str, k: int, k1: float, b: float) -> list[Scored]:
+    def search(
+        self, query: str, k: int, k1: float, b: float, filter_json: str | None = None
+    ) -> list[Scored]:
         """Top ``k`` documents for a bag-of-words query (no query syntax: text is text)."""
-        return _parse(
-            self._java.Search.bm25(self._reader, self._analyzer, self.field, query, k, k1, b)
-        )
+        java = self._java
+        reader, analyzer, field = self._reader, self._analyzer, self.field
+        return _parse(java.Search.bm25(reader, analyzer, field, query, k, k1, b, filter_json))
 
     def fetch(self, docids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
         """Stored text and metadata of the given documents (missing ids are left out)."""
@@ -96,21 +103,34 @@ class Bm25Searcher:
 class DenseSearcher:
     """KNN over Lucene's HNSW graph; ``ef_search`` is the candidate list size per request."""
 
-    def __init__(self, path: Path, dim: int, field: str = "vector"):
+    def __init__(self, handle: Any, dim: int, field: str = "vector"):
         self._java = _Java.load()
-        self.path = path
         self.dim = dim
         self.field = field
-        self._reader = _open_reader(path)
+        self._reader = handle
 
     @property
     def num_docs(self) -> int:
         return int(self._java.Search.numDocs(self._reader))
 
-    def search(self, vector: Sequence[float] | np.ndarray, k: int, ef_search: int) -> list[Scored]:
-        """Top ``k`` documents by dot product (Lucene's score: (1 + dot) / 2)."""
+    def search(
+        self,
+        vector: Sequence[float] | np.ndarray,
+        k: int,
+        ef_search: int,
+        filter_json: str | None = None,
+    ) -> list[Scored]:
+        """Top ``k`` documents by dot product (Lucene's score: (1 + dot) / 2), pre-filtered."""
         data = np.ascontiguousarray(vector, dtype="<f4").tobytes()
-        return _parse(self._java.Search.knn(self._reader, self.field, data, k, ef_search))
+        java, reader, field = self._java, self._reader, self.field
+        return _parse(java.Search.knn(reader, field, data, k, ef_search, filter_json))
+
+    def vector(self, docid: str) -> np.ndarray | None:
+        """The stored (normalized) vector of a document, or None when absent."""
+        encoded = self._java.Search.vector(self._reader, docid)
+        if encoded is None:
+            return None
+        return np.frombuffer(base64.b64decode(encoded), dtype="<f4").copy()
 
     def close(self) -> None:
         self._java.Search.close(self._reader)

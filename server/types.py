@@ -66,6 +66,7 @@ class SearchParams:
     b: float | None = None
     ef_search: int | None = None
     fetch_docs: bool = True
+    filter: str | None = None  # validated filter JSON (see server.filters)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -5,16 +5,16 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
+import java.util.Base64;
 import java.util.Set;
 import org.apache.lucene.analysis.Analyzer;
-import java.nio.file.Paths;
 import org.apache.lucene.index.BinaryDocValues;
-import org.apache.lucene.index.DirectoryReader;
-import org.apache.lucene.index.IndexReader;
 import org.apache.lucene.index.LeafReaderContext;
 import org.apache.lucene.index.ReaderUtil;
 import org.apache.lucene.index.StoredFields;
 import org.apache.lucene.index.Term;
+import org.apache.lucene.search.BooleanClause;
+import org.apache.lucene.search.BooleanQuery;
 import org.apache.lucene.search.IndexSearcher;
 import org.apache.lucene.search.KnnFloatVectorQuery;
 import org.apache.lucene.search.Query;
@@ -24,7 +24,6 @@ import org.apache.lucene.search.SortField;
 import org.apache.lucene.search.TermQuery;
 import org.apache.lucene.search.TopDocs;
 import org.apache.lucene.search.similarities.BM25Similarity;
-import org.apache.lucene.store.FSDirectory;
 import org.apache.lucene.util.BytesRef;
 
 /**
@@ -32,9 +31,9 @@ import org.apache.lucene.util.BytesRef;
  *
  * <p>Every method is static: pyjnius binds instance methods by storing the receiver on a
  * descriptor shared by all threads, which races when Python threads call the same method on
- * different objects. Static methods have no receiver, so concurrent searches are safe. Each
- * search crosses the Python/Java boundary once and returns plain strings, not a Java object per
- * hit.
+ * different objects (we saw JVM crashes). Static methods have no receiver, so concurrent
+ * searches are safe. Each search crosses the Python/Java boundary once and returns plain
+ * strings, not a Java object per hit.
  */
 public final class Search {
   public static final String ID = "id";
@@ -48,15 +47,36 @@ public final class Search {
   /**
    * BM25 top-k as "docid\tscore\n" lines, exactly as Pyserini's LuceneSearcher ranks them:
    * Lucene's order (score, then docid), then Anserini's ScoreTiesAdjusterReranker (scores rounded
-   * to 4 decimals; a run of near-ties keeps docid order by subtracting 1e-6 per position).
+   * to 4 decimals; a run of near-ties keeps docid order by subtracting 1e-6 per position). An
+   * optional metadata filter (JSON) restricts the candidates before ranking.
    */
   public static String bm25(
-      IndexReader reader, Analyzer analyzer, String field, String query, int k, float k1, float b)
+      Index index,
+      Analyzer analyzer,
+      String field,
+      String query,
+      int k,
+      float k1,
+      float b,
+      String filterJson)
       throws IOException {
     Query q = new BagOfWordsQueryGenerator().buildQuery(field, analyzer, query);
-    IndexSearcher searcher = new IndexSearcher(reader);
-    searcher.setSimilarity(new BM25Similarity(k1, b));
-    return format(searcher, adjustTies(searcher.search(q, k, SCORE_THEN_ID, true)));
+    Query filter = Metadata.parseFilter(filterJson);
+    if (filter != null) {
+      q =
+          new BooleanQuery.Builder()
+              .add(q, BooleanClause.Occur.MUST)
+              .add(filter, BooleanClause.Occur.FILTER)
+              .build();
+    }
+    IndexSearcher shared = index.acquire();
+    try {
+      IndexSearcher searcher = new IndexSearcher(shared.getIndexReader());
+      searcher.setSimilarity(new BM25Similarity(k1, b));
+      return format(searcher, adjustTies(searcher.search(q, k, SCORE_THEN_ID, true)));
+    } finally {
+      index.release(shared);
+    }
   }
 
   /** Anserini's ScoreTiesAdjusterReranker, applied in place to sorted hits. */
@@ -77,45 +97,73 @@ public final class Search {
 
   /**
    * HNSW top-k by the field's similarity; the query vector comes as little-endian float32 bytes
-   * (one memcpy instead of a per-element conversion). efSearch is the candidate list size.
+   * (one copy instead of a per-element conversion). efSearch is the candidate list size. A
+   * filter is a Lucene pre-filter: the k hits returned all satisfy it (Lucene switches to exact
+   * search when the filter is very selective).
    */
-  public static String knn(IndexReader reader, String field, byte[] vector, int k, int efSearch)
+  public static String knn(
+      Index index, String field, byte[] vector, int k, int efSearch, String filterJson)
       throws IOException {
     FloatBuffer buf = ByteBuffer.wrap(vector).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
     float[] target = new float[buf.remaining()];
     buf.get(target);
-    Query q = new KnnFloatVectorQuery(field, target, Math.max(k, efSearch));
-    IndexSearcher searcher = new IndexSearcher(reader);
-    return format(searcher, searcher.search(q, k, SCORE_THEN_ID, true));
+    Query filter = Metadata.parseFilter(filterJson);
+    Query q = new KnnFloatVectorQuery(field, target, Math.max(k, efSearch), filter);
+    IndexSearcher searcher = index.acquire();
+    try {
+      return format(searcher, searcher.search(q, k, SCORE_THEN_ID, true));
+    } finally {
+      index.release(searcher);
+    }
   }
 
   /** Stored raw JSON of documents by id; a missing id gives null at its position. */
-  public static String[] raw(IndexReader reader, String[] ids) throws IOException {
-    IndexSearcher searcher = new IndexSearcher(reader);
-    StoredFields stored = reader.storedFields();
-    String[] out = new String[ids.length];
-    for (int i = 0; i < ids.length; i++) {
-      TopDocs top = searcher.search(new TermQuery(new Term(ID, ids[i])), 1);
-      if (top.scoreDocs.length > 0) {
-        out[i] = stored.document(top.scoreDocs[0].doc).get(RAW);
+  public static String[] raw(Index index, String[] ids) throws IOException {
+    IndexSearcher searcher = index.acquire();
+    try {
+      StoredFields stored = searcher.getIndexReader().storedFields();
+      String[] out = new String[ids.length];
+      for (int i = 0; i < ids.length; i++) {
+        TopDocs top = searcher.search(new TermQuery(new Term(ID, ids[i])), 1);
+        if (top.scoreDocs.length > 0) {
+          out[i] = stored.document(top.scoreDocs[0].doc).get(RAW);
+        }
       }
+      return out;
+    } finally {
+      index.release(searcher);
     }
-    return out;
   }
 
-  /** Open a reader on an index directory. */
-  public static IndexReader open(String path) throws IOException {
-    return DirectoryReader.open(FSDirectory.open(Paths.get(path)));
+  /** A document's vector as base64 little-endian float32, or null when the id is absent. */
+  public static String vector(Index index, String id) throws IOException {
+    float[] v = Store.vectorOf(index, id);
+    if (v == null) {
+      return null;
+    }
+    ByteBuffer buf = ByteBuffer.allocate(v.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+    buf.asFloatBuffer().put(v);
+    return Base64.getEncoder().encodeToString(buf.array());
   }
 
-  /** Live documents in the index. */
-  public static int numDocs(IndexReader reader) {
-    return reader.numDocs();
+  /** Live documents in the index, as of the latest refresh. */
+  public static int numDocs(Index index) throws IOException {
+    IndexSearcher searcher = index.acquire();
+    try {
+      return searcher.getIndexReader().numDocs();
+    } finally {
+      index.release(searcher);
+    }
   }
 
-  /** Close a reader (static, like every entry point here). */
-  public static void close(IndexReader reader) throws IOException {
-    reader.close();
+  /** Open an index for search only. */
+  public static Index open(String path) throws IOException {
+    return Index.openReadOnly(path);
+  }
+
+  /** Close an index handle (and its writer, if any). */
+  public static void close(Index index) throws IOException {
+    index.close();
   }
 
   private static String format(IndexSearcher searcher, TopDocs top) throws IOException {

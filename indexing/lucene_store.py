@@ -1,0 +1,106 @@
+"""Lucene adapter for live writes: upserts and deletes on both halves of an index directory.
+
+Both halves are opened with an IndexWriter in this JVM; the same handles serve near-real-time
+searches (``server.lucene_search`` accepts them), so a refresh after a write makes it visible.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import jvm
+from .errors import IndexBuildError
+from .manifest import BM25_DIR, HNSW_DIR, Manifest
+
+
+class _Java:
+    _lock = threading.Lock()
+    Index: Any = None
+    Store: Any = None
+    Search: Any = None
+    Analyzer: Any = None
+
+    @classmethod
+    def load(cls) -> type[_Java]:
+        with cls._lock:
+            if cls.Store is None:
+                cls.Index = jvm.jclass("io.lucenehybrid.Index")
+                cls.Search = jvm.jclass("io.lucenehybrid.Search")
+                cls.Analyzer = jvm.jclass("io.anserini.analysis.DefaultEnglishAnalyzer")
+                cls.Store = jvm.jclass("io.lucenehybrid.Store")
+        return cls
+
+
+class LuceneStore:
+    """Writable BM25 + HNSW halves of one index directory (one writer each, one per process)."""
+
+    def __init__(self, index_dir: str | Path, manifest: Manifest):
+        java = _Java.load()
+        self._java = java
+        self.index_dir = Path(index_dir)
+        self.dim = manifest.dim
+        try:
+            analyzer = java.Analyzer.newDefaultInstance()
+            self.bm25 = java.Index.openBm25Writer(str(self.index_dir / BM25_DIR), analyzer)
+            try:
+                h = manifest.hnsw
+                self.hnsw = java.Index.openHnswWriter(
+                    str(self.index_dir / HNSW_DIR), h.M, h.ef_construction, h.quantize_int8
+                )
+            except Exception:
+                java.Search.close(self.bm25)
+                raise
+        except Exception as exc:  # JavaException: locked, corrupt, unreadable
+            raise IndexBuildError(f"cannot open {self.index_dir} for writing: {exc}") from exc
+
+    def upsert(
+        self,
+        ids: Sequence[str],
+        contents: Sequence[str],
+        metadata: Sequence[dict[str, Any]],
+        vectors: np.ndarray,
+    ) -> None:
+        """Replace or add documents by id in both halves (visible after :meth:`refresh`)."""
+        raws = [
+            json.dumps({"id": i, "contents": c, "metadata": m}, ensure_ascii=False)
+            for i, c, m in zip(ids, contents, metadata, strict=True)
+        ]
+        metas = [json.dumps(m, ensure_ascii=False) if m else "" for m in metadata]
+        data = np.ascontiguousarray(vectors, dtype="<f4").tobytes()
+        self._java.Store.upsert(
+            self.bm25, self.hnsw, list(ids), list(contents), raws, metas, data, self.dim
+        )
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Delete documents by id from both halves (visible after :meth:`refresh`)."""
+        self._java.Store.delete(self.bm25, self.hnsw, list(ids))
+
+    def refresh(self) -> None:
+        """Reopen the searchers so the next search sees every applied write."""
+        self._java.Store.refresh(self.bm25)
+        self._java.Store.refresh(self.hnsw)
+
+    def commit(self) -> None:
+        """Fsync both halves: applied writes survive a crash from here on."""
+        self._java.Store.commit(self.bm25)
+        self._java.Store.commit(self.hnsw)
+
+    def backfill_metadata(self) -> int:
+        """Make metadata stored by Anserini's batch indexers filterable; returns docs rewritten."""
+        return int(self._java.Store.backfillMetadata(self.bm25, self.hnsw))
+
+    def close(self) -> None:
+        """Close both writers (without committing: commit first to keep applied writes)."""
+        self._java.Search.close(self.bm25)
+        self._java.Search.close(self.hnsw)
+
+
+def check_index(path: str | Path) -> str:
+    """Run Lucene's CheckIndex on one index folder: "clean", or its report of the damage."""
+    return str(_Java.load().Store.checkIndex(str(path)))

@@ -1,0 +1,92 @@
+"""Metadata filters: a small typed language (eq, ne, in, nin, gt, gte, lt, lte; and, or, not).
+
+Filters are validated here and handed to Lucene as JSON (``io.lucenehybrid.Metadata``), where
+they restrict both retrievers before ranking. ``ne`` and ``nin`` also match documents that lack
+the field, as in MongoDB and Qdrant.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+
+Scalar = Union[str, int, float, bool]  # noqa: UP007 - pydantic needs the runtime Union here
+MAX_DEPTH = 8
+MAX_VALUES = 1024
+
+
+class Condition(BaseModel):
+    """One comparison of a metadata field (dotted path for nested objects) with a value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    field: str = Field(min_length=1, max_length=256)
+    op: Literal["eq", "ne", "in", "nin", "gt", "gte", "lt", "lte"] = "eq"
+    value: Scalar | list[Scalar]
+
+    @model_validator(mode="after")
+    def _value_fits_op(self) -> Condition:
+        if self.op in ("in", "nin"):
+            if not isinstance(self.value, list) or not 0 < len(self.value) <= MAX_VALUES:
+                raise ValueError(f"'{self.op}' needs a list of 1 to {MAX_VALUES} values")
+        elif isinstance(self.value, list):
+            raise ValueError(f"'{self.op}' needs a single value, not a list")
+        if self.op in ("gt", "gte", "lt", "lte") and (
+            isinstance(self.value, bool) or not isinstance(self.value, (int, float))
+        ):
+            raise ValueError(f"'{self.op}' compares numbers; got {self.value!r}")
+        return self
+
+
+class And(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    and_: list[Filter] = Field(alias="and", min_length=1, max_length=64)
+
+
+class Or(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    or_: list[Filter] = Field(alias="or", min_length=1, max_length=64)
+
+
+class Not(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    not_: Filter = Field(alias="not")
+
+
+Filter = Union[Condition, And, Or, Not]  # noqa: UP007
+And.model_rebuild()
+Or.model_rebuild()
+Not.model_rebuild()
+
+_adapter: TypeAdapter[Any] = TypeAdapter(Filter)
+
+
+def _depth(f: Any) -> int:
+    if isinstance(f, And):
+        return 1 + max(_depth(c) for c in f.and_)
+    if isinstance(f, Or):
+        return 1 + max(_depth(c) for c in f.or_)
+    if isinstance(f, Not):
+        return 1 + _depth(f.not_)
+    return 1
+
+
+def parse_filter(value: Any) -> Filter:
+    """Validate a filter given as a dict (or JSON text).
+
+    Raises:
+        ValueError: naming what is wrong (pydantic's ValidationError is a ValueError).
+    """
+    f = _adapter.validate_json(value) if isinstance(value, str) else _adapter.validate_python(value)
+    if _depth(f) > MAX_DEPTH:
+        raise ValueError(f"filter nests deeper than {MAX_DEPTH} levels")
+    return f
+
+
+def filter_json(f: Filter | None) -> str | None:
+    """The JSON form Lucene's side reads (aliases: and / or / not)."""
+    if f is None:
+        return None
+    return json.dumps(_adapter.dump_python(f, by_alias=True, mode="json"))
