@@ -28,6 +28,7 @@ from . import lucene_writer
 from .corpus import CorpusFormat, Document, JsonlFields, ReadStats, read_corpus
 from .encoders import Encoder, EncoderSpec, check_vectors, load_encoder
 from .errors import EncoderError, IndexBuildError, LuceneHybridError
+from .lucene_store import LuceneStore
 from .manifest import BM25_DIR, HNSW_DIR, Bm25Settings, HnswSettings, Manifest, write_manifest
 
 log = logging.getLogger(__name__)
@@ -101,15 +102,20 @@ def _vector_line(docid: str, vector: np.ndarray) -> str:
 def _stage_documents(
     docs: Iterable[Document], out: Path, opts: BuildOptions, dim: int | None
 ) -> tuple[int, int]:
-    """Write the JsonCollection shards (and caller vectors, when precomputed); return counts."""
+    """Write the JsonCollection shards (and caller vectors, when precomputed).
+
+    Returns:
+        (documents written, documents with metadata).
+    """
     writer = _ShardWriter(out / "docs", "docs")
     vec_writer = _ShardWriter(out / "vectors", "vectors") if dim is not None else None
-    with_vectors = 0
+    with_metadata = 0
     with _bar(None, "read", opts.progress) as bar:
         for doc in docs:
             record: dict[str, Any] = {"id": doc.docid, "contents": doc.text}
             if doc.metadata:
                 record["metadata"] = doc.metadata
+                with_metadata += 1
             writer.write(json.dumps(record, ensure_ascii=False))
             if vec_writer is not None:
                 if doc.vector is None:
@@ -119,12 +125,11 @@ def _stage_documents(
                 assert dim is not None
                 vec = check_vectors(np.asarray([doc.vector]), dim, opts.encoder.normalize)[0]
                 vec_writer.write(_vector_line(doc.docid, vec))
-                with_vectors += 1
             bar.update(1)
     writer.close()
     if vec_writer is not None:
         vec_writer.close()
-    return writer.count, with_vectors
+    return writer.count, with_metadata
 
 
 def _read_staged(folder: Path) -> Iterator[tuple[str, str]]:
@@ -241,7 +246,7 @@ def _build(
     docs = read_corpus(
         opts.corpus, opts.fmt, fields=opts.fields, skip_malformed=opts.skip_malformed, stats=stats
     )
-    n_docs, _ = _stage_documents(docs, staging, opts, encoder.dim if precomputed else None)
+    n_docs, n_meta = _stage_documents(docs, staging, opts, encoder.dim if precomputed else None)
     read_s = time.perf_counter() - t0
     if n_docs == 0:
         raise IndexBuildError(f"{opts.corpus}: no documents to index")
@@ -314,6 +319,17 @@ def _build(
             "total_s": round(time.perf_counter() - started, 3),
         },
     )
+    if n_meta:
+        # Anserini stores metadata only inside the raw JSON: make it filterable in both halves.
+        t0 = time.perf_counter()
+        store = LuceneStore(tmp, manifest)
+        try:
+            store.backfill_metadata()
+            store.commit()
+        finally:
+            store.close()
+        manifest.timings["metadata_s"] = round(time.perf_counter() - t0, 3)
+    manifest.counts["with_metadata"] = n_meta
     write_manifest(tmp, manifest)
     return BuildReport(manifest, stats.skipped)
 

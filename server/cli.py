@@ -229,6 +229,40 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run uvicorn on the app; collections commit and close on SIGINT/SIGTERM."""
+    import uvicorn
+
+    from .api.app import create_app
+    from .settings import load_settings
+
+    collections = {}
+    for item in args.collection:
+        name, sep, path = item.partition("=")
+        if not sep:
+            raise LuceneHybridError(f"--collection takes NAME=DIR, got {item!r}")
+        collections[name] = path
+    overrides = {"data_dir": args.data_dir, "host": args.host, "port": args.port}
+    if args.jvm_heap:
+        overrides["jvm_heap"] = args.jvm_heap
+    settings = load_settings(args.config, **overrides)
+    if collections:
+        settings = settings.model_copy(
+            update={"collections": {**settings.collections, **collections}}
+        )
+    logging.getLogger("lucene_hybrid").setLevel(settings.log_level.upper())
+    url = f"http://{settings.host}:{settings.port}"
+    print(f"lucene-hybrid serving on {url} (data: {settings.data_dir})")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lucene-hybrid", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
@@ -270,6 +304,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_search_params(p)
     _add_encoder_args(p, for_search=True)
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("serve", help="run the REST server (default: the demo collection)")
+    p.add_argument("--config", default=None, help="YAML settings (default configs/server.yaml)")
+    p.add_argument("--data-dir", default=None, help="where collections live")
+    p.add_argument("--host", default=None)
+    p.add_argument("--port", type=int, default=None)
+    p.add_argument(
+        "--collection",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="serve an index built by `lucene-hybrid index` (repeatable)",
+    )
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("demo", help="index the bundled demo corpus (once) and search it")
     p.add_argument("queries", nargs="*", help="queries to run (default: three samples)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -78,12 +79,18 @@ class HybridSearcher:
         return self.encoder.encode_queries(list(queries))
 
     def _dense(
-        self, query: str | None, vector: Sequence[float] | None, params: SearchParams
+        self,
+        query: str | None,
+        vector: Sequence[float] | None,
+        params: SearchParams,
+        timings: dict[str, float],
     ) -> list[Scored]:
         if vector is None:
             if not query or not query.strip():
                 raise SearchParamError(f"mode {params.mode!r} needs a text query or a vector")
+            t0 = time.perf_counter()
             qvec = self.query_vectors([query])[0]
+            timings["encode_ms"] = (time.perf_counter() - t0) * 1000
         else:
             qvec = check_vectors(
                 np.asarray([vector]), self.manifest.dim, self.manifest.hnsw.vectors_normalized
@@ -93,7 +100,11 @@ class HybridSearcher:
         return self.dense.search(qvec, depth, ef, params.filter)
 
     def search(
-        self, query: str | None, params: SearchParams, vector: Sequence[float] | None = None
+        self,
+        query: str | None,
+        params: SearchParams,
+        vector: Sequence[float] | None = None,
+        timings: dict[str, float] | None = None,
     ) -> list[Hit]:
         """Search in ``params.mode``; hybrid fuses BM25 and dense candidate lists.
 
@@ -101,15 +112,23 @@ class HybridSearcher:
             query: Query text (needed for bm25 and hybrid; dense may use ``vector`` instead).
             params: Per-request parameters.
             vector: A query vector to use instead of encoding ``query`` (dense side).
+            timings: When given, receives per-stage milliseconds (encode, bm25, dense,
+                fusion, fetch).
 
         Returns:
             Up to ``params.k`` hits, best first, with provenance and (optionally) stored text.
         """
+        t = timings if timings is not None else {}
         lists: dict[str, list[Scored]] = {}
         if params.mode in ("bm25", "hybrid"):
+            t0 = time.perf_counter()
             lists["bm25"] = self._bm25(query, params)
+            t["bm25_ms"] = (time.perf_counter() - t0) * 1000
         if params.mode in ("dense", "hybrid"):
-            lists["dense"] = self._dense(query, vector, params)
+            t0 = time.perf_counter()
+            lists["dense"] = self._dense(query, vector, params, t)
+            t["dense_ms"] = (time.perf_counter() - t0) * 1000 - t.get("encode_ms", 0.0)
+        t0 = time.perf_counter()
         if params.mode == "hybrid":
             if params.fusion == "rrf":
                 w_bm25, w_dense = params.weights
@@ -130,7 +149,10 @@ class HybridSearcher:
                 for rank, h in enumerate(only, start=1)
             ]
         fused = fused[: params.k]
+        t["fusion_ms"] = (time.perf_counter() - t0) * 1000
+        t0 = time.perf_counter()
         docs = self.bm25.fetch([f.docid for f in fused]) if params.fetch_docs else {}
+        t["fetch_ms"] = (time.perf_counter() - t0) * 1000
         hits = []
         for rank, f in enumerate(fused, start=1):
             b = f.sources.get("bm25")

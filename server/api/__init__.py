@@ -1,0 +1,1 @@
+"""The REST API: app factory, models, routes, metrics."""

@@ -1,0 +1,213 @@
+"""The FastAPI app factory: startup (JVM, collections, demo), middleware, error mapping."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from lucene_hybrid.indexing import jvm
+from lucene_hybrid.indexing.build import BuildOptions, build_index
+from lucene_hybrid.indexing.errors import (
+    CorpusError,
+    EncoderError,
+    IndexBuildError,
+    LuceneHybridError,
+    ManifestError,
+)
+
+from ..collection import DocumentError
+from ..registry import CollectionExists, CollectionNotFound, InvalidName, Registry
+from ..settings import ServerSettings
+from ..types import SearchParamError
+from .metrics import Metrics
+from .routes import router
+
+log = logging.getLogger("lucene_hybrid.server")
+
+DEMO_CORPUS = Path(__file__).resolve().parents[1] / "demo" / "corpus.jsonl"
+
+
+class LimitExceeded(LuceneHybridError):
+    """A request is over a configured limit (body size, batch size, k, query length...)."""
+
+    def __init__(self, message: str, status: int = 413):
+        super().__init__(message)
+        self.status = status
+
+
+class Unauthorized(LuceneHybridError):
+    def __init__(self, message: str, status: int = 401):
+        super().__init__(message)
+        self.status = status
+
+
+_STATUS: list[tuple[type[Exception], int, str]] = [
+    (CollectionNotFound, 404, "not_found"),
+    (CollectionExists, 409, "conflict"),
+    (InvalidName, 400, "invalid_name"),
+    (SearchParamError, 422, "invalid_parameter"),
+    (DocumentError, 422, "invalid_document"),
+    (EncoderError, 422, "encoder_error"),
+    (ManifestError, 400, "invalid_index"),
+    (CorpusError, 400, "invalid_corpus"),
+    (IndexBuildError, 409, "index_unavailable"),
+]
+
+
+def error_response(status: int, kind: str, message: str, **headers: str) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"type": kind, "message": message}}, status_code=status, headers=headers or None
+    )
+
+
+class BodyLimit:
+    """Reject bodies over ``max_bytes`` with 413, by Content-Length or while streaming."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        too_big = error_response(
+            413, "body_too_large", f"request body over the limit of {self.max_bytes} bytes"
+        )
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await too_big(scope, receive, send)
+            return
+        seen = 0
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise LimitExceeded(f"request body over the limit of {self.max_bytes} bytes")
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+
+def _build_demo(registry: Registry) -> None:
+    target = registry.root / "demo"
+    if target.exists() or target.is_symlink():
+        return
+    log.info("building the demo collection from %s", DEMO_CORPUS.name)
+    build_index(BuildOptions(corpus=DEMO_CORPUS, index=target, progress=False, threads=2))
+
+
+def create_app(settings: ServerSettings) -> FastAPI:
+    """Build the app; collections open at startup and close (committed) at shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        jvm.start(settings.jvm_heap)
+        registry = Registry(settings.data_dir, commit_interval_s=settings.commit_interval_s)
+        if settings.demo_collection:
+            await asyncio.to_thread(_build_demo, registry)
+        await asyncio.to_thread(registry.open_all)
+        for name, path in settings.collections.items():
+            if name not in registry.names():
+                try:
+                    await asyncio.to_thread(registry.attach, name, Path(path))
+                except LuceneHybridError as exc:
+                    registry.failed[name] = str(exc)
+                    log.error("collection %s (%s) not attached: %s", name, path, exc)
+        app.state.registry = registry
+        app.state.ready = True
+        stop = threading.Event()
+
+        def committer() -> None:
+            while not stop.wait(max(settings.commit_interval_s / 2, 0.05)):
+                registry.commit_all()
+
+        thread = threading.Thread(target=committer, name="committer", daemon=True)
+        thread.start()
+        log.info("serving collections: %s", ", ".join(registry.names()) or "(none)")
+        try:
+            yield
+        finally:
+            app.state.ready = False
+            stop.set()
+            thread.join(timeout=5)
+            registry.close()
+
+    app = FastAPI(
+        title="lucene-hybrid",
+        version="0.1.0",
+        description="BM25 + HNSW hybrid search in one Lucene engine.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.ready = False
+    app.state.metrics = Metrics()
+    app.state.inflight = asyncio.Semaphore(settings.limits.max_inflight)
+    app.include_router(router)
+
+    @app.middleware("http")
+    async def admission(request: Request, call_next: Any) -> Any:
+        """Bounded concurrency: wait up to max_wait_s for a slot, else 503 + Retry-After."""
+        start = time.perf_counter()
+        if request.url.path.startswith("/v1/"):
+            sem: asyncio.Semaphore = request.app.state.inflight
+            try:
+                await asyncio.wait_for(sem.acquire(), timeout=settings.limits.max_wait_s)
+            except TimeoutError:
+                response = error_response(
+                    503, "overloaded", "server busy: retry shortly", **{"Retry-After": "1"}
+                )
+            else:
+                try:
+                    response = await call_next(request)
+                finally:
+                    sem.release()
+        else:
+            response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        request.app.state.metrics.observe(
+            request.method, path, response.status_code, time.perf_counter() - start
+        )
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = []
+        for err in exc.errors()[:10]:
+            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+            parts.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
+        return error_response(422, "invalid_request", "; ".join(parts) or "invalid request")
+
+    @app.exception_handler(LuceneHybridError)
+    async def domain_error(request: Request, exc: LuceneHybridError) -> JSONResponse:
+        if isinstance(exc, (LimitExceeded, Unauthorized)):
+            headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else {}
+            kind = "unauthorized" if isinstance(exc, Unauthorized) else "limit_exceeded"
+            return error_response(exc.status, kind, str(exc), **headers)
+        for cls, status, kind in _STATUS:
+            if isinstance(exc, cls):
+                return error_response(status, kind, str(exc))
+        log.error("unmapped domain error on %s: %s", request.url.path, exc)
+        return error_response(500, "internal_error", "internal error; see the server log")
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return error_response(500, "internal_error", "internal error; see the server log")
+
+    app.add_middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes)
+    return app

@@ -1,0 +1,70 @@
+"""Prometheus metrics: request counts and latencies by route, searches by mode, index sizes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+
+BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+
+
+class _CollectionsCollector:
+    """Documents and bytes per collection, read at scrape time."""
+
+    def __init__(self) -> None:
+        self.registry: Any = None
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        docs = GaugeMetricFamily(
+            "lucene_hybrid_collection_documents", "live documents", labels=["collection"]
+        )
+        size = GaugeMetricFamily(
+            "lucene_hybrid_collection_bytes", "bytes on disk", labels=["collection"]
+        )
+        if self.registry is not None:
+            for name in self.registry.names():
+                coll = self.registry.get(name)
+                docs.add_metric([name], coll.count())
+                size.add_metric([name], coll.size_bytes())
+        yield docs
+        yield size
+
+
+class Metrics:
+    """One Prometheus registry per app (no process globals)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "lucene_hybrid_requests",
+            "HTTP requests",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "lucene_hybrid_request_seconds",
+            "HTTP request latency",
+            ["method", "route"],
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
+        self.searches = Histogram(
+            "lucene_hybrid_search_seconds",
+            "search latency inside the engine",
+            ["mode"],
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
+        self.collections = _CollectionsCollector()
+        self.registry.register(self.collections)  # type: ignore[arg-type]
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route).observe(seconds)
+
+    def render(self, collections: Any) -> bytes:
+        self.collections.registry = collections
+        return generate_latest(self.registry)

@@ -1,0 +1,152 @@
+"""Request and response bodies of the REST API (pydantic; the OpenAPI schema comes from here)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from lucene_hybrid.indexing.encoders import EncoderSpec
+from lucene_hybrid.indexing.manifest import Bm25Settings, HnswSettings
+
+from ..filters import Filter
+
+
+class ErrorDetail(BaseModel):
+    type: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx/5xx answer has this shape."""
+
+    error: ErrorDetail
+
+
+class CollectionCreate(BaseModel):
+    """Create an empty collection, or attach an index directory built by `lucene-hybrid index`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64)
+    encoder: EncoderSpec = Field(default_factory=EncoderSpec)
+    hnsw: HnswSettings = Field(default_factory=HnswSettings)
+    bm25: Bm25Settings = Field(default_factory=Bm25Settings)
+    path: str | None = Field(default=None, description="attach this existing index directory")
+
+
+class CollectionInfo(BaseModel):
+    name: str
+    documents: int
+    size_bytes: int
+    path: str
+    manifest: dict[str, Any]
+
+
+class CollectionList(BaseModel):
+    collections: list[CollectionInfo]
+    failed: dict[str, str] = Field(default_factory=dict, description="name -> why it is closed")
+
+
+def _no_control_chars(value: str) -> str:
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("ids may not contain control characters (newline, tab, NUL...)")
+    return value
+
+
+class DocumentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1)
+    text: str = ""
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    vector: list[float] | None = Field(default=None, description="omit to embed text server-side")
+
+    _check_id = field_validator("id")(_no_control_chars)
+
+
+class UpsertRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    documents: list[DocumentIn] = Field(min_length=1)
+
+
+class WriteResult(BaseModel):
+    collection: str
+    count: int = Field(description="documents upserted, or ids deleted (present or not)")
+
+
+class DeleteRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[str] = Field(min_length=1)
+
+
+class GetRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[str] = Field(min_length=1)
+    with_vectors: bool = False
+
+
+class DocumentOut(BaseModel):
+    id: str
+    text: str
+    metadata: dict[str, Any]
+    vector: list[float] | None = None
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentOut]
+
+
+class SearchRequest(BaseModel):
+    """One search. Hybrid runs BM25 and dense over ``depth`` candidates each and fuses them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    query: str | None = Field(default=None, description="query text (bm25 and hybrid need it)")
+    vector: list[float] | None = Field(default=None, description="query vector for the dense side")
+    mode: Literal["bm25", "dense", "hybrid"] = "hybrid"
+    k: int = Field(default=10, ge=1)
+    depth: int = Field(default=100, ge=1, description="candidates per retriever")
+    fusion: Literal["rrf", "linear"] = "rrf"
+    rrf_k: float = Field(default=60.0, ge=0)
+    weights: tuple[float, float] = Field(default=(1.0, 1.0), description="RRF (bm25, dense)")
+    alpha: float = Field(default=0.5, ge=0, le=1, description="linear: 0 bm25 only, 1 dense only")
+    normalization: Literal["minmax", "zscore"] = "minmax"
+    k1: float | None = Field(default=None, ge=0)
+    b: float | None = Field(default=None, ge=0, le=1)
+    ef_search: int | None = Field(default=None, ge=1)
+    filter: Filter | None = None
+    include_text: bool = True
+    timings: bool = False
+
+
+class HitOut(BaseModel):
+    id: str
+    score: float
+    rank: int
+    text: str | None = None
+    metadata: dict[str, Any] | None = None
+    bm25_rank: int | None = None
+    bm25_score: float | None = None
+    dense_rank: int | None = None
+    dense_score: float | None = None
+
+
+class SearchResponse(BaseModel):
+    collection: str
+    mode: str
+    hits: list[HitOut]
+    timings_ms: dict[str, float] | None = None
+
+
+class BatchSearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    searches: list[SearchRequest] = Field(min_length=1)
+
+
+class BatchSearchResponse(BaseModel):
+    results: list[SearchResponse]

@@ -1,0 +1,338 @@
+"""Thin typed routers: collections, documents, search, operations."""
+
+from __future__ import annotations
+
+import hmac
+import time
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from ..collection import Collection, DocIn
+from ..filters import filter_json
+from ..registry import Registry, check_name
+from ..settings import ServerSettings
+from ..types import SearchParams
+from . import models as m
+
+router = APIRouter()
+
+
+# -- dependencies -----------------------------------------------------------------------------
+
+
+def get_settings(request: Request) -> ServerSettings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def get_registry(request: Request) -> Registry:
+    return request.app.state.registry  # type: ignore[no-any-return]
+
+
+def _check_key(request: Request, settings: ServerSettings) -> None:
+    from .app import Unauthorized
+
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("this endpoint needs 'Authorization: Bearer <api key>'")
+    ok = False
+    for key in settings.api_keys:  # compare with every key: no early exit on a match
+        ok |= hmac.compare_digest(token.encode(), key.get_secret_value().encode())
+    if not ok:
+        raise Unauthorized("the API key is not valid", status=403)
+
+
+def require_write(
+    request: Request, settings: Annotated[ServerSettings, Depends(get_settings)]
+) -> None:
+    if settings.api_keys:
+        _check_key(request, settings)
+
+
+def require_read(
+    request: Request, settings: Annotated[ServerSettings, Depends(get_settings)]
+) -> None:
+    if settings.api_keys and settings.read_requires_key:
+        _check_key(request, settings)
+
+
+def get_collection(name: str, registry: Annotated[Registry, Depends(get_registry)]) -> Collection:
+    return registry.get(check_name(name))
+
+
+Settings = Annotated[ServerSettings, Depends(get_settings)]
+Reg = Annotated[Registry, Depends(get_registry)]
+Coll = Annotated[Collection, Depends(get_collection)]
+ERRORS: dict[int | str, dict[str, object]] = {
+    code: {"model": m.ErrorBody} for code in (400, 401, 403, 404, 409, 413, 422, 503)
+}
+
+
+def _limit(ok: bool, message: str, status: int = 413) -> None:
+    from .app import LimitExceeded
+
+    if not ok:
+        raise LimitExceeded(message, status)
+
+
+# -- collections ------------------------------------------------------------------------------
+
+
+def _info(coll: Collection) -> m.CollectionInfo:
+    return m.CollectionInfo(
+        name=coll.name,
+        documents=coll.count(),
+        size_bytes=coll.size_bytes(),
+        path=str(coll.path.resolve()),
+        manifest=coll.manifest.model_dump(mode="json"),
+    )
+
+
+@router.get(
+    "/v1/collections",
+    response_model=m.CollectionList,
+    responses=ERRORS,
+    dependencies=[Depends(require_read)],
+)
+def list_collections(registry: Reg) -> m.CollectionList:
+    infos = [_info(registry.get(n)) for n in registry.names()]
+    return m.CollectionList(collections=infos, failed=registry.failed)
+
+
+@router.post(
+    "/v1/collections",
+    response_model=m.CollectionInfo,
+    status_code=201,
+    responses=ERRORS,
+    dependencies=[Depends(require_write)],
+)
+def create_collection(body: m.CollectionCreate, registry: Reg) -> m.CollectionInfo:
+    if body.path:
+        coll = registry.attach(body.name, Path(body.path))
+    else:
+        coll = registry.create(body.name, body.encoder, hnsw=body.hnsw, bm25=body.bm25)
+    return _info(coll)
+
+
+@router.get(
+    "/v1/collections/{name}",
+    response_model=m.CollectionInfo,
+    responses=ERRORS,
+    dependencies=[Depends(require_read)],
+)
+def describe_collection(coll: Coll) -> m.CollectionInfo:
+    return _info(coll)
+
+
+@router.delete(
+    "/v1/collections/{name}",
+    status_code=204,
+    responses=ERRORS,
+    dependencies=[Depends(require_write)],
+)
+def delete_collection(name: str, registry: Reg) -> Response:
+    registry.delete(check_name(name))
+    return Response(status_code=204)
+
+
+# -- documents --------------------------------------------------------------------------------
+
+
+@router.post(
+    "/v1/collections/{name}/documents",
+    response_model=m.WriteResult,
+    responses=ERRORS,
+    dependencies=[Depends(require_write)],
+)
+def upsert_documents(body: m.UpsertRequest, coll: Coll, settings: Settings) -> m.WriteResult:
+    lim = settings.limits
+    docs = body.documents
+    _limit(
+        len(docs) <= lim.max_batch_docs,
+        f"batch of {len(docs)} documents is over the limit of {lim.max_batch_docs}",
+    )
+    ids = [d.id for d in docs]
+    if len(set(ids)) != len(ids):
+        dupes = sorted({i for i in ids if ids.count(i) > 1})[:5]
+        _limit(False, f"duplicate ids in one batch: {dupes}", 422)
+    for d in docs:
+        _limit(len(d.id) <= lim.max_id_chars, f"id longer than {lim.max_id_chars} characters", 422)
+        _limit(
+            len(d.text) <= lim.max_text_chars,
+            f"text of {d.id[:80]!r} is over {lim.max_text_chars} characters",
+        )
+    count = coll.upsert([DocIn(d.id, d.text, d.metadata, d.vector) for d in docs])
+    return m.WriteResult(collection=coll.name, count=count)
+
+
+@router.post(
+    "/v1/collections/{name}/documents/get",
+    response_model=m.DocumentList,
+    responses=ERRORS,
+    dependencies=[Depends(require_read)],
+)
+def get_documents(body: m.GetRequest, coll: Coll, settings: Settings) -> m.DocumentList:
+    _limit(
+        len(body.ids) <= settings.limits.max_batch_docs,
+        f"more than {settings.limits.max_batch_docs} ids",
+    )
+    docs = coll.get(body.ids, with_vectors=body.with_vectors)
+    return m.DocumentList(documents=[m.DocumentOut(**d.__dict__) for d in docs])
+
+
+@router.get(
+    "/v1/collections/{name}/documents/{doc_id}",
+    response_model=m.DocumentOut,
+    responses=ERRORS,
+    dependencies=[Depends(require_read)],
+)
+def get_document(doc_id: str, coll: Coll, with_vectors: bool = False) -> m.DocumentOut:
+    from ..registry import CollectionNotFound
+
+    docs = coll.get([doc_id], with_vectors=with_vectors)
+    if not docs:
+        raise CollectionNotFound(f"no document {doc_id[:80]!r} in collection {coll.name!r}")
+    return m.DocumentOut(**docs[0].__dict__)
+
+
+@router.post(
+    "/v1/collections/{name}/documents/delete",
+    response_model=m.WriteResult,
+    responses=ERRORS,
+    dependencies=[Depends(require_write)],
+)
+def delete_documents(body: m.DeleteRequest, coll: Coll, settings: Settings) -> m.WriteResult:
+    _limit(
+        len(body.ids) <= settings.limits.max_batch_docs,
+        f"more than {settings.limits.max_batch_docs} ids",
+    )
+    return m.WriteResult(collection=coll.name, count=coll.delete(body.ids))
+
+
+# -- search -----------------------------------------------------------------------------------
+
+
+def _search_one(
+    coll: Collection, req: m.SearchRequest, settings: ServerSettings, metrics: object
+) -> m.SearchResponse:
+    lim = settings.limits
+    _limit(req.k <= lim.max_k, f"k={req.k} is over the limit of {lim.max_k}", 422)
+    _limit(
+        req.depth <= lim.max_depth, f"depth={req.depth} is over the limit of {lim.max_depth}", 422
+    )
+    if req.query is not None:
+        _limit(
+            len(req.query) <= lim.max_query_chars,
+            f"query longer than {lim.max_query_chars} characters",
+            422,
+        )
+    params = SearchParams(
+        mode=req.mode,
+        k=req.k,
+        depth=req.depth,
+        fusion=req.fusion,
+        rrf_k=req.rrf_k,
+        weights=req.weights,
+        alpha=req.alpha,
+        normalization=req.normalization,
+        k1=req.k1,
+        b=req.b,
+        ef_search=req.ef_search,
+        fetch_docs=req.include_text,
+        filter=filter_json(req.filter),
+    )
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    hits = coll.search(req.query, params, req.vector, timings)
+    elapsed = time.perf_counter() - start
+    metrics.searches.labels(req.mode).observe(elapsed)  # type: ignore[attr-defined]
+    timings["total_ms"] = elapsed * 1000
+    return m.SearchResponse(
+        collection=coll.name,
+        mode=req.mode,
+        hits=[
+            m.HitOut(
+                id=h.docid,
+                score=h.score,
+                rank=h.rank,
+                text=h.text,
+                metadata=h.metadata,
+                bm25_rank=h.bm25_rank,
+                bm25_score=h.bm25_score,
+                dense_rank=h.dense_rank,
+                dense_score=h.dense_score,
+            )
+            for h in hits
+        ],
+        timings_ms={k: round(v, 3) for k, v in timings.items()} if req.timings else None,
+    )
+
+
+@router.post(
+    "/v1/collections/{name}/search",
+    response_model=m.SearchResponse,
+    responses=ERRORS,
+    dependencies=[Depends(require_read)],
+)
+def search(
+    body: m.SearchRequest, coll: Coll, settings: Settings, request: Request
+) -> m.SearchResponse:
+    return _search_one(coll, body, settings, request.app.state.metrics)
+
+
+@router.post(
+    "/v1/collections/{name}/search/batch",
+    response_model=m.BatchSearchResponse,
+    responses=ERRORS,
+    dependencies=[Depends(require_read)],
+)
+def batch_search(
+    body: m.BatchSearchRequest, coll: Coll, settings: Settings, request: Request
+) -> m.BatchSearchResponse:
+    n = len(body.searches)
+    _limit(
+        n <= settings.limits.max_batch_queries,
+        f"{n} searches is over the limit of {settings.limits.max_batch_queries}",
+    )
+    metrics = request.app.state.metrics
+    return m.BatchSearchResponse(
+        results=[_search_one(coll, s, settings, metrics) for s in body.searches]
+    )
+
+
+# -- operations -------------------------------------------------------------------------------
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", responses={503: {"model": m.ErrorBody}})
+def readyz(request: Request) -> Response:
+    """The JVM is up and the collections are open (503 while starting or if any failed)."""
+    import json
+
+    state = request.app.state
+    if not getattr(state, "ready", False):
+        body = {"error": {"type": "not_ready", "message": "starting up"}}
+        return Response(json.dumps(body), status_code=503, media_type="application/json")
+    registry: Registry = state.registry
+    status = 200 if not registry.failed else 503
+    body2 = {
+        "status": "ready" if status == 200 else "degraded",
+        "collections": registry.names(),
+        "failed": registry.failed,
+    }
+    return Response(json.dumps(body2), status_code=status, media_type="application/json")
+
+
+@router.get("/metrics")
+async def metrics(request: Request) -> Response:
+    """Prometheus text format."""
+    data = await run_in_threadpool(request.app.state.metrics.render, request.app.state.registry)
+    return Response(data, media_type="text/plain; version=0.0.4")

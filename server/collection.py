@@ -1,0 +1,295 @@
+"""A live collection: one index directory, searchable and writable in real time.
+
+Writes are serialized per collection: each batch is appended to the write-ahead log (fsync),
+applied to both Lucene halves, and made visible (NRT refresh) before it is acknowledged.
+Lucene commits happen every ``commit_interval_s`` (and on close); the log is truncated after
+each commit and replayed on open, so an acknowledged write survives ``kill -9``.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lucene_hybrid.indexing.encoders import Encoder, EncoderSpec, check_vectors, load_encoder
+from lucene_hybrid.indexing.errors import EncoderError, LuceneHybridError
+from lucene_hybrid.indexing.lucene_store import LuceneStore
+from lucene_hybrid.indexing.manifest import (
+    BM25_DIR,
+    HNSW_DIR,
+    Bm25Settings,
+    HnswSettings,
+    Manifest,
+    read_manifest,
+    write_manifest,
+)
+
+from .hybrid import HybridSearcher
+from .lucene_search import Bm25Searcher, DenseSearcher
+from .types import Hit, SearchParams
+
+log = logging.getLogger(__name__)
+
+WAL_FILE = "wal.jsonl"
+
+
+class DocumentError(LuceneHybridError, ValueError):
+    """A document in a write batch is invalid (bad vector, missing text for the encoder...)."""
+
+
+@dataclass(frozen=True)
+class DocIn:
+    """A document to upsert; ``vector`` None means the server embeds ``text``."""
+
+    id: str
+    text: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+    vector: Sequence[float] | None = None
+
+
+@dataclass(frozen=True)
+class DocOut:
+    """A stored document."""
+
+    id: str
+    text: str
+    metadata: dict[str, Any]
+    vector: list[float] | None = None
+
+
+def _b64(vectors: np.ndarray) -> list[str]:
+    return [
+        base64.b64encode(np.ascontiguousarray(v, dtype="<f4").tobytes()).decode() for v in vectors
+    ]
+
+
+def _unb64(items: Sequence[str], dim: int) -> np.ndarray:
+    return np.stack([np.frombuffer(base64.b64decode(s), dtype="<f4") for s in items]).reshape(
+        -1, dim
+    )
+
+
+class Collection:
+    """Search, upsert, get and delete on one index directory."""
+
+    def __init__(
+        self,
+        name: str,
+        path: Path,
+        *,
+        encoder: Encoder | None = None,
+        commit_interval_s: float = 1.0,
+    ):
+        self.name = name
+        self.path = path
+        self.manifest = read_manifest(path)
+        self.commit_interval_s = commit_interval_s
+        self._write_lock = threading.Lock()
+        self._closed = False
+        spec = self.manifest.encoder
+        if encoder is None and spec.kind != "precomputed":
+            encoder = load_encoder(spec)
+        if encoder is not None:
+            self.manifest.check_encoder(encoder.spec, encoder.dim)
+        self.encoder = encoder
+        self.store = LuceneStore(path, self.manifest)
+        self.searcher = HybridSearcher(
+            self.manifest,
+            Bm25Searcher(self.store.bm25, self.manifest.bm25.field),
+            DenseSearcher(self.store.hnsw, self.manifest.dim, self.manifest.hnsw.field),
+            encoder,
+            owns_handles=False,
+        )
+        from .wal import WriteAheadLog
+
+        self.wal = WriteAheadLog(path / WAL_FILE)
+        self._recover()
+        self._last_commit = time.monotonic()
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        name: str,
+        path: Path,
+        *,
+        encoder_spec: EncoderSpec,
+        encoder: Encoder | None = None,
+        hnsw: HnswSettings | None = None,
+        bm25: Bm25Settings | None = None,
+        commit_interval_s: float = 1.0,
+    ) -> Collection:
+        """Create an empty collection directory (manifest + empty Lucene halves) and open it."""
+        if encoder is None and encoder_spec.kind != "precomputed":
+            encoder = load_encoder(encoder_spec)
+        dim = encoder.dim if encoder is not None else encoder_spec.dim
+        if not dim:
+            raise EncoderError("a collection of precomputed vectors needs encoder.dim")
+        tmp = path.with_name(f".{path.name}.creating")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        try:
+            (tmp / BM25_DIR).mkdir()
+            (tmp / HNSW_DIR).mkdir()
+            manifest = Manifest(
+                name=name,
+                created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                encoder=encoder_spec,
+                dim=dim,
+                bm25=bm25 or Bm25Settings(),
+                hnsw=hnsw or HnswSettings(),
+                corpus={"source": "api"},
+            )
+            write_manifest(tmp, manifest)
+            LuceneStore(tmp, manifest).close()  # writes two empty, committed indexes
+            tmp.rename(path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return cls(name, path, encoder=encoder, commit_interval_s=commit_interval_s)
+
+    def _recover(self) -> None:
+        replayed = 0
+        for record in self.wal.replay():
+            self._apply(record)
+            replayed += 1
+        if replayed:
+            self.store.commit()
+            self.store.refresh()
+            log.info("collection %s: replayed %d logged batches", self.name, replayed)
+        self.wal.truncate()
+
+    def close(self) -> None:
+        """Commit what is applied, truncate the log, close the writers."""
+        with self._write_lock:
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                self.store.commit()
+                self.wal.truncate()
+            finally:
+                self.store.close()
+                self.wal.close()
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def _apply(self, record: dict[str, Any]) -> None:
+        if record["op"] == "upsert":
+            docs = record["docs"]
+            vectors = _unb64([d["vector"] for d in docs], self.manifest.dim)
+            self.store.upsert(
+                [d["id"] for d in docs],
+                [d["text"] for d in docs],
+                [d["metadata"] for d in docs],
+                vectors,
+            )
+        elif record["op"] == "delete":
+            self.store.delete(record["ids"])
+        else:  # pragma: no cover - only this module writes records
+            raise ValueError(f"unknown log record {record['op']!r}")
+
+    def _vectors_for(self, docs: Sequence[DocIn]) -> np.ndarray:
+        dim = self.manifest.dim
+        out = np.zeros((len(docs), dim), dtype=np.float32)
+        missing = [i for i, d in enumerate(docs) if d.vector is None]
+        given = [i for i, d in enumerate(docs) if d.vector is not None]
+        if given:
+            try:
+                out[given] = check_vectors(
+                    np.asarray([docs[i].vector for i in given], dtype=np.float64),
+                    dim,
+                    self.manifest.hnsw.vectors_normalized,
+                )
+            except (EncoderError, ValueError) as exc:
+                raise DocumentError(str(exc)) from exc
+        if missing:
+            if self.encoder is None:
+                raise DocumentError(
+                    f"collection '{self.name}' has no server-side encoder: every document "
+                    f"needs a 'vector' of {dim} numbers"
+                )
+            out[missing] = self.encoder.encode_documents([docs[i].text for i in missing])
+        return out
+
+    def upsert(self, docs: Sequence[DocIn]) -> int:
+        """Add or replace documents by id; durable and visible when this returns."""
+        vectors = self._vectors_for(docs)  # encode outside the write lock
+        record = {
+            "op": "upsert",
+            "docs": [
+                {"id": d.id, "text": d.text, "metadata": d.metadata, "vector": v}
+                for d, v in zip(docs, _b64(vectors), strict=True)
+            ],
+        }
+        self._write(record)
+        return len(docs)
+
+    def delete(self, ids: Sequence[str]) -> int:
+        """Delete documents by id (absent ids are ignored); durable and visible on return."""
+        self._write({"op": "delete", "ids": list(ids)})
+        return len(ids)
+
+    def _write(self, record: dict[str, Any]) -> None:
+        with self._write_lock:
+            if self._closed:
+                raise LuceneHybridError(f"collection '{self.name}' is closed")
+            self.wal.append(record)
+            self._apply(record)
+            self.store.refresh()
+            if time.monotonic() - self._last_commit >= self.commit_interval_s:
+                self._commit_locked()
+
+    def _commit_locked(self) -> None:
+        self.store.commit()
+        self.wal.truncate()
+        self._last_commit = time.monotonic()
+
+    def maybe_commit(self) -> None:
+        """Commit when writes are pending and the interval has passed (called by a timer)."""
+        with self._write_lock:
+            due = time.monotonic() - self._last_commit >= self.commit_interval_s
+            if not self._closed and self.wal.records and due:
+                self._commit_locked()
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def search(
+        self,
+        query: str | None,
+        params: SearchParams,
+        vector: Sequence[float] | None = None,
+        timings: dict[str, float] | None = None,
+    ) -> list[Hit]:
+        """Search in any mode (see :class:`HybridSearcher`)."""
+        return self.searcher.search(query, params, vector, timings)
+
+    def get(self, ids: Sequence[str], with_vectors: bool = False) -> list[DocOut]:
+        """Stored documents by id, in the order asked; absent ids are left out."""
+        found = self.searcher.bm25.fetch(list(ids))
+        out = []
+        for docid in ids:
+            if docid in found:
+                text, metadata = found[docid]
+                vec = self.searcher.dense.vector(docid) if with_vectors else None
+                out.append(DocOut(docid, text, metadata, vec.tolist() if vec is not None else None))
+        return out
+
+    def count(self) -> int:
+        """Live documents (as of the latest refresh)."""
+        return self.searcher.bm25.num_docs
+
+    def size_bytes(self) -> int:
+        """Bytes on disk of the whole collection directory."""
+        return sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())

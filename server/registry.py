@@ -1,0 +1,183 @@
+"""The collections a server holds: directories under ``DATA_DIR/collections``, opened at start.
+
+A collection is a lucene-hybrid index directory. Batch-built indexes are attached by a symlink
+(their files stay where `lucene-hybrid index` put them, and take upserts and deletes there);
+deleting an attached collection removes the link, never the user's index.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import threading
+from pathlib import Path
+
+from lucene_hybrid.indexing.encoders import Encoder, EncoderSpec
+from lucene_hybrid.indexing.errors import LuceneHybridError
+from lucene_hybrid.indexing.manifest import Bm25Settings, HnswSettings, read_manifest
+
+from .collection import Collection
+
+log = logging.getLogger(__name__)
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+class CollectionNotFound(LuceneHybridError, KeyError):
+    """No collection by that name."""
+
+
+class CollectionExists(LuceneHybridError):
+    """A collection by that name already exists."""
+
+
+class InvalidName(LuceneHybridError, ValueError):
+    """A collection name that could escape the data directory or is otherwise unusable."""
+
+
+def check_name(name: str) -> str:
+    """Validate a collection name: 1-64 of letters, digits, '_' and '-', not starting with them.
+
+    Raises:
+        InvalidName: naming the rule.
+    """
+    if not NAME_RE.match(name):
+        raise InvalidName(
+            f"invalid collection name {name[:80]!r}: use 1-64 letters, digits, '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+class Registry:
+    """Open collections by name; create, attach and delete them."""
+
+    def __init__(self, data_dir: Path, *, commit_interval_s: float = 1.0):
+        self.root = data_dir / "collections"
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.commit_interval_s = commit_interval_s
+        self._lock = threading.Lock()
+        self._collections: dict[str, Collection] = {}
+        self._encoders: dict[str, Encoder] = {}
+        self.failed: dict[str, str] = {}
+
+    def _encoder_for(self, spec: EncoderSpec) -> Encoder | None:
+        """Share one loaded model between collections that use the same encoder."""
+        if spec.kind == "precomputed":
+            return None
+        key = spec.model_dump_json()
+        if key not in self._encoders:
+            from lucene_hybrid.indexing.encoders import load_encoder
+
+            self._encoders[key] = load_encoder(spec)
+        return self._encoders[key]
+
+    def open_all(self) -> None:
+        """Open every collection under the data directory; failures are logged and kept."""
+        for path in sorted(self.root.iterdir()):
+            if path.name.startswith(".") or not NAME_RE.match(path.name):
+                continue
+            try:
+                self._open(path.name, path)
+            except LuceneHybridError as exc:
+                self.failed[path.name] = str(exc)
+                log.error("collection %s not opened: %s", path.name, exc)
+
+    def _open(self, name: str, path: Path) -> Collection:
+        manifest = read_manifest(path)
+        coll = Collection(
+            name,
+            path,
+            encoder=self._encoder_for(manifest.encoder),
+            commit_interval_s=self.commit_interval_s,
+        )
+        self._collections[name] = coll
+        self.failed.pop(name, None)
+        return coll
+
+    def names(self) -> list[str]:
+        return sorted(self._collections)
+
+    def get(self, name: str) -> Collection:
+        """The open collection ``name``.
+
+        Raises:
+            CollectionNotFound: when there is none.
+        """
+        coll = self._collections.get(name)
+        if coll is None:
+            raise CollectionNotFound(f"no collection named {name[:80]!r}")
+        return coll
+
+    def create(
+        self,
+        name: str,
+        encoder_spec: EncoderSpec,
+        hnsw: HnswSettings | None = None,
+        bm25: Bm25Settings | None = None,
+    ) -> Collection:
+        """Create an empty collection."""
+        check_name(name)
+        with self._lock:
+            path = self.root / name
+            if name in self._collections or path.exists() or path.is_symlink():
+                raise CollectionExists(f"collection {name!r} already exists")
+            coll = Collection.create(
+                name,
+                path,
+                encoder_spec=encoder_spec,
+                encoder=self._encoder_for(encoder_spec),
+                hnsw=hnsw,
+                bm25=bm25,
+                commit_interval_s=self.commit_interval_s,
+            )
+            self._collections[name] = coll
+            return coll
+
+    def attach(self, name: str, index_dir: Path) -> Collection:
+        """Serve an index directory built by `lucene-hybrid index` as collection ``name``."""
+        check_name(name)
+        index_dir = index_dir.resolve()
+        read_manifest(index_dir)  # refuse anything that is not an index, before linking it
+        with self._lock:
+            link = self.root / name
+            if name in self._collections or link.exists() or link.is_symlink():
+                raise CollectionExists(f"collection {name!r} already exists")
+            link.symlink_to(index_dir, target_is_directory=True)
+            try:
+                return self._open(name, link)
+            except BaseException:
+                link.unlink()
+                raise
+
+    def delete(self, name: str) -> None:
+        """Close and remove a collection (an attached one: only its link)."""
+        with self._lock:
+            coll = self.get(name)
+            coll.close()
+            del self._collections[name]
+            if coll.path.is_symlink():
+                coll.path.unlink()
+            else:
+                trash = coll.path.with_name(f".{name}.deleting")
+                coll.path.rename(trash)
+                shutil.rmtree(trash, ignore_errors=True)
+
+    def commit_all(self) -> None:
+        """Commit pending writes whose interval has passed (called periodically)."""
+        for coll in list(self._collections.values()):
+            try:
+                coll.maybe_commit()
+            except Exception:  # keep committing the others; the log still holds the writes
+                log.exception("commit of collection %s failed", coll.name)
+
+    def close(self) -> None:
+        """Commit and close every collection."""
+        with self._lock:
+            for coll in self._collections.values():
+                try:
+                    coll.close()
+                except Exception:
+                    log.exception("closing collection %s failed", coll.name)
+            self._collections.clear()

@@ -1,0 +1,97 @@
+"""Server settings: typed, from a YAML file in configs/, overridden by LUCENE_HYBRID_* variables."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "server.yaml"
+_yaml_file: ContextVar[Path | None] = ContextVar("lucene_hybrid_yaml", default=None)
+
+
+class Limits(BaseModel):
+    """Request limits; a request over any of them gets a 4xx naming the limit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_body_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
+    max_batch_docs: int = Field(default=1000, gt=0)
+    max_batch_queries: int = Field(default=100, gt=0)
+    max_k: int = Field(default=1000, gt=0, le=10_000)
+    max_depth: int = Field(default=1000, gt=0, le=10_000)
+    max_query_chars: int = Field(default=4096, gt=0)
+    max_text_chars: int = Field(default=200_000, gt=0)
+    max_id_chars: int = Field(default=512, gt=0)
+    max_inflight: int = Field(default=32, gt=0, description="concurrent requests before queueing")
+    max_wait_s: float = Field(default=5.0, gt=0, description="queue wait before a 503")
+
+
+class ServerSettings(BaseSettings):
+    """Everything `lucene-hybrid serve` can be told."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LUCENE_HYBRID_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    data_dir: Path = Path("lucene-hybrid-data")
+    demo_collection: bool = Field(default=True, description="build 'demo' on first start")
+    collections: dict[str, Path] = Field(
+        default_factory=dict, description="index directories to serve, by collection name"
+    )
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    read_requires_key: bool = False
+    jvm_heap: str = "2g"
+    commit_interval_s: float = Field(default=1.0, ge=0)
+    log_level: str = "info"
+    limits: Limits = Field(default_factory=Limits)
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [k.strip() for k in value.split(",") if k.strip()]
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        yaml_file = _yaml_file.get()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if yaml_file is not None:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
+        return tuple(sources)
+
+
+def load_settings(config: str | Path | None = None, **overrides: Any) -> ServerSettings:
+    """Settings from ``config`` (default configs/server.yaml), then env, then ``overrides``.
+
+    Raises:
+        FileNotFoundError: when an explicit config file does not exist.
+        pydantic.ValidationError: naming each invalid setting.
+    """
+    path = Path(config) if config else DEFAULT_CONFIG
+    if config and not path.is_file():
+        raise FileNotFoundError(f"config file {path} does not exist")
+    token = _yaml_file.set(path if path.is_file() else None)
+    try:
+        return ServerSettings(**{k: v for k, v in overrides.items() if v is not None})
+    finally:
+        _yaml_file.reset(token)
