@@ -1,0 +1,200 @@
+"""REST API behaviour: collections, documents, search, filters, errors, operations."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+DEMO = "/v1/collections/demo"
+
+
+def error_of(response, status):
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"} and body["error"]["message"], body
+    return body["error"]
+
+
+def test_demo_hybrid_search_has_provenance(client):
+    r = client.post(f"{DEMO}/search", json={"query": "how does lucene do vector search", "k": 3,
+                                             "timings": True})
+    assert r.status_code == 200
+    body = r.json()
+    top = body["hits"][0]
+    assert body["mode"] == "hybrid" and top["id"] == "lucene"
+    assert top["bm25_rank"] == 1 and top["dense_rank"] == 1
+    assert top["score"] == pytest.approx(2 / 61)
+    assert top["text"].startswith("Apache Lucene") and top["metadata"]["topic"] == "software"
+    assert {"encode_ms", "bm25_ms", "dense_ms", "fusion_ms", "fetch_ms", "total_ms"} <= set(
+        body["timings_ms"]
+    )
+
+
+def test_list_and_describe(client):
+    names = [c["name"] for c in client.get("/v1/collections").json()["collections"]]
+    assert "demo" in names
+    info = client.get(DEMO).json()
+    assert info["documents"] == 30 and info["size_bytes"] > 0
+    assert info["manifest"]["encoder"]["model"] == "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def test_document_lifecycle(client):
+    r = client.post("/v1/collections", json={"name": "notes"})
+    assert r.status_code == 201, r.text
+    c = "/v1/collections/notes"
+    docs = [
+        {"id": "n1", "text": "The quarterly budget review moved to Thursday", "metadata": {"team": "finance"}},
+        {"id": "n/2 ü", "text": "Penguins huddle together to survive the antarctic winter", "metadata": {"team": "zoo", "n": 3}},
+    ]
+    assert client.post(f"{c}/documents", json={"documents": docs}).json()["count"] == 2
+    hit = client.post(f"{c}/search", json={"query": "when is the budget meeting", "k": 1}).json()["hits"][0]
+    assert hit["id"] == "n1"
+    # update replaces the document: text, metadata and vector
+    client.post(f"{c}/documents", json={"documents": [{"id": "n1", "text": "Emperor penguins breed in winter", "metadata": {"team": "zoo"}}]})
+    got = client.get(f"{c}/documents/n1").json()
+    assert got["text"] == "Emperor penguins breed in winter" and got["metadata"] == {"team": "zoo"}
+    hits = client.post(f"{c}/search", json={"query": "budget", "mode": "bm25"}).json()["hits"]
+    assert hits == []
+    both = client.post(f"{c}/documents/get", json={"ids": ["n/2 ü", "n1", "missing"], "with_vectors": True}).json()
+    assert [d["id"] for d in both["documents"]] == ["n/2 ü", "n1"]
+    assert len(both["documents"][0]["vector"]) == 384
+    assert math.isclose(sum(x * x for x in both["documents"][0]["vector"]), 1.0, rel_tol=1e-4)
+    # delete removes it from search and get
+    assert client.post(f"{c}/documents/delete", json={"ids": ["n1"]}).status_code == 200
+    assert error_of(client.get(f"{c}/documents/n1"), 404)
+    hits = client.post(f"{c}/search", json={"query": "penguins winter", "k": 5}).json()["hits"]
+    assert [h["id"] for h in hits] == ["n/2 ü"]
+    assert client.delete(c).status_code == 204
+    error_of(client.post(f"{c}/search", json={"query": "x"}), 404)
+
+
+def test_filtered_dense_search_returns_k_matching_hits(client):
+    """1,000 docs, 3% in group 'rare': a filtered dense search still returns k hits, all rare."""
+    rng = np.random.default_rng(3)
+    r = client.post("/v1/collections", json={"name": "filtered", "encoder": {"kind": "precomputed", "model": "random", "dim": 16}})
+    assert r.status_code == 201, r.text
+    vecs = rng.normal(size=(1000, 16))
+    docs = [{"id": f"d{i}", "text": f"document {i}", "vector": vecs[i].tolist(),
+             "metadata": {"group": "rare" if i % 33 == 0 else "common", "i": i}} for i in range(1000)]
+    for start in range(0, 1000, 250):
+        assert client.post("/v1/collections/filtered/documents", json={"documents": docs[start:start + 250]}).status_code == 200
+    rare = {d["id"] for d in docs if d["metadata"]["group"] == "rare"}
+    assert len(rare) / 1000 < 0.05
+    query = rng.normal(size=16).tolist()
+    for mode in ("dense", "hybrid"):
+        body = {"query": "document", "vector": query, "mode": mode, "k": 10,
+                "filter": {"field": "group", "op": "eq", "value": "rare"}}
+        hits = client.post("/v1/collections/filtered/search", json=body).json()["hits"]
+        assert len(hits) == 10 and {h["id"] for h in hits} <= rare, mode
+    # numeric range and boolean logic
+    body = {"vector": query, "mode": "dense", "k": 50, "filter": {"and": [
+        {"field": "i", "op": "gte", "value": 100}, {"field": "i", "op": "lt", "value": 120},
+        {"not": {"field": "i", "op": "in", "value": [105, 106]}}]}}
+    ids = {h["id"] for h in client.post("/v1/collections/filtered/search", json=body).json()["hits"]}
+    assert ids == {f"d{i}" for i in range(100, 120)} - {"d105", "d106"}
+    error_of(client.post("/v1/collections/filtered/documents", json={"documents": [{"id": "x", "text": "no vector"}]}), 422)
+
+
+def test_batch_search(client):
+    body = {"searches": [{"query": "sourdough", "k": 1}, {"query": "black hole", "k": 1, "mode": "bm25"}]}
+    results = client.post(f"{DEMO}/search/batch", json=body).json()["results"]
+    assert [r["hits"][0]["id"] for r in results] == ["bread", "blackhole"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "request_kwargs", "status"),
+    [
+        ("malformed json", {"content": b'{"query": "x",', "headers": {"content-type": "application/json"}}, 422),
+        ("empty query", {"json": {"query": "  ", "mode": "bm25"}}, 422),
+        ("no query at all", {"json": {"mode": "hybrid"}}, 422),
+        ("k = 0", {"json": {"query": "x", "k": 0}}, 422),
+        ("k = 10^9", {"json": {"query": "x", "k": 10**9}}, 422),
+        ("wrong vector dim", {"json": {"vector": [0.1, 0.2], "mode": "dense"}}, 422),
+        ("NaN vector", {"content": json.dumps({"vector": [float("nan")] * 384, "mode": "dense"}).encode(), "headers": {"content-type": "application/json"}}, 422),
+        ("unknown field", {"json": {"query": "x", "colour": "red"}}, 422),
+        ("bad filter op", {"json": {"query": "x", "filter": {"field": "a", "op": "like", "value": 1}}}, 422),
+        ("range on a string", {"json": {"query": "x", "filter": {"field": "a", "op": "gt", "value": "b"}}}, 422),
+        ("depth too large", {"json": {"query": "x", "depth": 10**6}}, 422),
+        ("query too long", {"json": {"query": "word " * 5000}}, 422),
+    ],
+)
+def test_bad_search_input_is_4xx_json(client, kind, request_kwargs, status):
+    error_of(client.post(f"{DEMO}/search", **request_kwargs), status)
+
+
+def test_bad_write_input_is_4xx_json(client):
+    docs = f"{DEMO}/documents"
+    err = error_of(client.post(docs, json={"documents": [{"id": "a", "text": "x"}, {"id": "a", "text": "y"}]}), 422)
+    assert "duplicate ids" in err["message"]
+    err = error_of(client.post(docs, json={"documents": [{"id": "v", "vector": [1.0, 2.0]}]}), 422)
+    assert "dimension 2" in err["message"] and "384" in err["message"]
+    inf = json.dumps({"documents": [{"id": "v", "vector": [float("inf")] * 384}]}).encode()
+    error_of(client.post(docs, content=inf, headers={"content-type": "application/json"}), 422)
+    error_of(client.post(docs, json={"documents": []}), 422)
+    error_of(client.post(docs, json={"documents": [{"id": "line\nbreak", "text": "x"}]}), 422)
+    big = {"documents": [{"id": "big", "text": "x" * (40 * 1024 * 1024)}]}
+    assert error_of(client.post(docs, json=big), 413)["type"] == "body_too_large"
+    assert client.get(f"{DEMO}").json()["documents"] == 30  # nothing was written
+
+
+@pytest.mark.parametrize("name", ["..", "../etc", "a" * 65, "-x", "x y", ".hidden", "é"])
+def test_bad_collection_names(client, name):
+    r = client.post("/v1/collections", json={"name": name})
+    assert r.status_code in (400, 422), r.text
+    assert "error" in r.json()
+
+
+@pytest.mark.parametrize("path", ["/v1/collections/..%2F..%2Fetc/search", "/v1/collections/%2e%2e/search", "/v1/collections/nope/search"])
+def test_traversal_and_unknown_collections(client, path):
+    r = client.post(path, json={"query": "x"})
+    assert 400 <= r.status_code < 500 and r.headers["content-type"].startswith("application/json")
+
+
+def test_attach_batch_built_index(client, demo_index, tmp_path):
+    import shutil
+
+    copy = tmp_path / "built"
+    shutil.copytree(demo_index, copy)
+    r = client.post("/v1/collections", json={"name": "attached", "path": str(copy)})
+    assert r.status_code == 201, r.text
+    c = "/v1/collections/attached"
+    assert client.post(f"{c}/search", json={"query": "tides moon", "k": 1}).json()["hits"][0]["id"] == "tides"
+    assert client.post(f"{c}/documents", json={"documents": [{"id": "extra", "text": "Glaciers carve fjords"}]}).status_code == 200
+    assert client.post(f"{c}/search", json={"query": "fjords", "mode": "bm25"}).json()["hits"][0]["id"] == "extra"
+    # the batch-built metadata is filterable (backfilled at build time)
+    hits = client.post(f"{c}/search", json={"query": "anything", "mode": "dense", "k": 30,
+                                            "filter": {"field": "topic", "op": "eq", "value": "garden"}}).json()["hits"]
+    assert {h["id"] for h in hits} == {"tomato", "compost"}
+    assert client.delete(c).status_code == 204
+    assert (copy / "manifest.json").is_file()  # detaching never deletes the user's index
+    error_of(client.post("/v1/collections", json={"name": "notindex", "path": str(tmp_path)}), 400)
+
+
+def test_operations_endpoints(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and "demo" in ready.json()["collections"]
+    text = client.get("/metrics").text
+    assert 'lucene_hybrid_requests_total{method="POST",route="/v1/collections/{name}/search"' in text
+    assert 'lucene_hybrid_collection_documents{collection="demo"} 30.0' in text
+    spec = client.get("/openapi.json").json()
+    assert "/v1/collections/{name}/search" in spec["paths"]
+    assert client.get("/docs").status_code == 200
+
+
+def test_auth(keyed_client):
+    c = keyed_client
+    body = {"name": "secure", "encoder": {"kind": "precomputed", "model": "m", "dim": 2}}
+    assert error_of(c.post("/v1/collections", json=body), 401)["type"] == "unauthorized"
+    assert error_of(c.post("/v1/collections", json=body, headers={"Authorization": "Bearer nope"}), 403)
+    ok = c.post("/v1/collections", json=body, headers={"Authorization": "Bearer other"})
+    assert ok.status_code == 201, ok.text
+    doc = {"documents": [{"id": "a", "text": "alpha", "vector": [1.0, 0.0]}]}
+    error_of(c.post("/v1/collections/secure/documents", json=doc), 401)
+    assert c.post("/v1/collections/secure/documents", json=doc, headers={"Authorization": "Bearer s3cret"}).status_code == 200
+    # reads stay open unless read_requires_key
+    r = c.post("/v1/collections/secure/search", json={"query": "alpha", "vector": [1.0, 0.0]})
+    assert r.status_code == 200 and r.json()["hits"][0]["id"] == "a"
