@@ -17,6 +17,7 @@ from lucene_hybrid.indexing.encoders import EncoderSpec
 from lucene_hybrid.indexing.errors import LuceneHybridError
 from lucene_hybrid.indexing.manifest import Bm25Settings, HnswSettings
 
+from .filters import filter_json, parse_filter
 from .hybrid import open_index
 from .runfile import write_run
 from .topics import read_topics
@@ -82,6 +83,11 @@ def _add_search_params(p: argparse.ArgumentParser) -> None:
     g.add_argument("--k1", type=float, default=None, help="BM25 k1 (default: the index's, 0.9)")
     g.add_argument("--b", type=float, default=None, help="BM25 b (default: the index's, 0.4)")
     g.add_argument("--ef-search", type=int, default=None, help="HNSW candidate list size")
+    g.add_argument(
+        "--filter",
+        default=None,
+        help='metadata filter as JSON, e.g. \'{"field": "year", "op": "gte", "value": 2020}\'',
+    )
 
 
 def _search_params(args: argparse.Namespace, fetch_docs: bool) -> SearchParams:
@@ -104,6 +110,7 @@ def _search_params(args: argparse.Namespace, fetch_docs: bool) -> SearchParams:
         b=args.b,
         ef_search=args.ef_search,
         fetch_docs=fetch_docs,
+        filter=filter_json(parse_filter(args.filter)) if args.filter else None,
     )
 
 
@@ -250,7 +257,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings = settings.model_copy(
             update={"collections": {**settings.collections, **collections}}
         )
-    logging.getLogger("lucene_hybrid").setLevel(settings.log_level.upper())
+    from .logs import log_config
+
     url = f"http://{settings.host}:{settings.port}"
     print(f"lucene-hybrid serving on {url} (data: {settings.data_dir})")
     uvicorn.run(
@@ -258,6 +266,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        log_config=log_config(settings.log_level, settings.log_format),
         timeout_graceful_shutdown=10,
     )
     return 0

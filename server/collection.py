@@ -47,6 +47,10 @@ class DocumentError(LuceneHybridError, ValueError):
     """A document in a write batch is invalid (bad vector, missing text for the encoder...)."""
 
 
+class StorageError(LuceneHybridError):
+    """The write could not be made durable (disk full, read-only data directory...)."""
+
+
 @dataclass(frozen=True)
 class DocIn:
     """A document to upsert; ``vector`` None means the server embeds ``text``."""
@@ -245,7 +249,13 @@ class Collection:
         with self._write_lock:
             if self._closed:
                 raise LuceneHybridError(f"collection '{self.name}' is closed")
-            self.wal.append(record)
+            try:
+                self.wal.append(record)
+            except OSError as exc:
+                raise StorageError(
+                    f"collection '{self.name}': the write was not accepted, nothing changed "
+                    f"({exc.strerror or exc}); free space or fix permissions on {self.path}"
+                ) from exc
             self._apply(record)
             self.store.refresh()
             if time.monotonic() - self._last_commit >= self.commit_interval_s:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -55,6 +55,7 @@ class ServerSettings(BaseSettings):
     jvm_heap: str = "2g"
     commit_interval_s: float = Field(default=1.0, ge=0)
     log_level: str = "info"
+    log_format: Literal["text", "json"] = "text"
     limits: Limits = Field(default_factory=Limits)
 
     @field_validator("api_keys", mode="before")

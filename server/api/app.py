@@ -26,7 +26,7 @@ from lucene_hybrid.indexing.errors import (
     ManifestError,
 )
 
-from ..collection import DocumentError
+from ..collection import DocumentError, StorageError
 from ..registry import CollectionExists, CollectionNotFound, InvalidName, Registry
 from ..settings import ServerSettings
 from ..types import SearchParamError
@@ -62,6 +62,7 @@ _STATUS: list[tuple[type[Exception], int, str]] = [
     (ManifestError, 400, "invalid_index"),
     (CorpusError, 400, "invalid_corpus"),
     (IndexBuildError, 409, "index_unavailable"),
+    (StorageError, 507, "insufficient_storage"),
 ]
 
 

@@ -19,8 +19,10 @@ def error_of(response, status):
 
 
 def test_demo_hybrid_search_has_provenance(client):
-    r = client.post(f"{DEMO}/search", json={"query": "how does lucene do vector search", "k": 3,
-                                             "timings": True})
+    r = client.post(
+        f"{DEMO}/search",
+        json={"query": "how does lucene do vector search", "k": 3, "timings": True},
+    )
     assert r.status_code == 200
     body = r.json()
     top = body["hits"][0]
@@ -46,19 +48,42 @@ def test_document_lifecycle(client):
     assert r.status_code == 201, r.text
     c = "/v1/collections/notes"
     docs = [
-        {"id": "n1", "text": "The quarterly budget review moved to Thursday", "metadata": {"team": "finance"}},
-        {"id": "n/2 ü", "text": "Penguins huddle together to survive the antarctic winter", "metadata": {"team": "zoo", "n": 3}},
+        {
+            "id": "n1",
+            "text": "The quarterly budget review moved to Thursday",
+            "metadata": {"team": "finance"},
+        },
+        {
+            "id": "n/2 ü",
+            "text": "Penguins huddle together to survive the antarctic winter",
+            "metadata": {"team": "zoo", "n": 3},
+        },
     ]
     assert client.post(f"{c}/documents", json={"documents": docs}).json()["count"] == 2
-    hit = client.post(f"{c}/search", json={"query": "when is the budget meeting", "k": 1}).json()["hits"][0]
+    hit = client.post(f"{c}/search", json={"query": "when is the budget meeting", "k": 1}).json()[
+        "hits"
+    ][0]
     assert hit["id"] == "n1"
     # update replaces the document: text, metadata and vector
-    client.post(f"{c}/documents", json={"documents": [{"id": "n1", "text": "Emperor penguins breed in winter", "metadata": {"team": "zoo"}}]})
+    client.post(
+        f"{c}/documents",
+        json={
+            "documents": [
+                {
+                    "id": "n1",
+                    "text": "Emperor penguins breed in winter",
+                    "metadata": {"team": "zoo"},
+                }
+            ]
+        },
+    )
     got = client.get(f"{c}/documents/n1").json()
     assert got["text"] == "Emperor penguins breed in winter" and got["metadata"] == {"team": "zoo"}
     hits = client.post(f"{c}/search", json={"query": "budget", "mode": "bm25"}).json()["hits"]
     assert hits == []
-    both = client.post(f"{c}/documents/get", json={"ids": ["n/2 ü", "n1", "missing"], "with_vectors": True}).json()
+    both = client.post(
+        f"{c}/documents/get", json={"ids": ["n/2 ü", "n1", "missing"], "with_vectors": True}
+    ).json()
     assert [d["id"] for d in both["documents"]] == ["n/2 ü", "n1"]
     assert len(both["documents"][0]["vector"]) == 384
     assert math.isclose(sum(x * x for x in both["documents"][0]["vector"]), 1.0, rel_tol=1e-4)
@@ -74,32 +99,74 @@ def test_document_lifecycle(client):
 def test_filtered_dense_search_returns_k_matching_hits(client):
     """1,000 docs, 3% in group 'rare': a filtered dense search still returns k hits, all rare."""
     rng = np.random.default_rng(3)
-    r = client.post("/v1/collections", json={"name": "filtered", "encoder": {"kind": "precomputed", "model": "random", "dim": 16}})
+    r = client.post(
+        "/v1/collections",
+        json={"name": "filtered", "encoder": {"kind": "precomputed", "model": "random", "dim": 16}},
+    )
     assert r.status_code == 201, r.text
     vecs = rng.normal(size=(1000, 16))
-    docs = [{"id": f"d{i}", "text": f"document {i}", "vector": vecs[i].tolist(),
-             "metadata": {"group": "rare" if i % 33 == 0 else "common", "i": i}} for i in range(1000)]
+    docs = [
+        {
+            "id": f"d{i}",
+            "text": f"document {i}",
+            "vector": vecs[i].tolist(),
+            "metadata": {"group": "rare" if i % 33 == 0 else "common", "i": i},
+        }
+        for i in range(1000)
+    ]
     for start in range(0, 1000, 250):
-        assert client.post("/v1/collections/filtered/documents", json={"documents": docs[start:start + 250]}).status_code == 200
+        assert (
+            client.post(
+                "/v1/collections/filtered/documents", json={"documents": docs[start : start + 250]}
+            ).status_code
+            == 200
+        )
     rare = {d["id"] for d in docs if d["metadata"]["group"] == "rare"}
     assert len(rare) / 1000 < 0.05
     query = rng.normal(size=16).tolist()
     for mode in ("dense", "hybrid"):
-        body = {"query": "document", "vector": query, "mode": mode, "k": 10,
-                "filter": {"field": "group", "op": "eq", "value": "rare"}}
+        body = {
+            "query": "document",
+            "vector": query,
+            "mode": mode,
+            "k": 10,
+            "filter": {"field": "group", "op": "eq", "value": "rare"},
+        }
         hits = client.post("/v1/collections/filtered/search", json=body).json()["hits"]
         assert len(hits) == 10 and {h["id"] for h in hits} <= rare, mode
     # numeric range and boolean logic
-    body = {"vector": query, "mode": "dense", "k": 50, "filter": {"and": [
-        {"field": "i", "op": "gte", "value": 100}, {"field": "i", "op": "lt", "value": 120},
-        {"not": {"field": "i", "op": "in", "value": [105, 106]}}]}}
-    ids = {h["id"] for h in client.post("/v1/collections/filtered/search", json=body).json()["hits"]}
+    body = {
+        "vector": query,
+        "mode": "dense",
+        "k": 50,
+        "filter": {
+            "and": [
+                {"field": "i", "op": "gte", "value": 100},
+                {"field": "i", "op": "lt", "value": 120},
+                {"not": {"field": "i", "op": "in", "value": [105, 106]}},
+            ]
+        },
+    }
+    ids = {
+        h["id"] for h in client.post("/v1/collections/filtered/search", json=body).json()["hits"]
+    }
     assert ids == {f"d{i}" for i in range(100, 120)} - {"d105", "d106"}
-    error_of(client.post("/v1/collections/filtered/documents", json={"documents": [{"id": "x", "text": "no vector"}]}), 422)
+    error_of(
+        client.post(
+            "/v1/collections/filtered/documents",
+            json={"documents": [{"id": "x", "text": "no vector"}]},
+        ),
+        422,
+    )
 
 
 def test_batch_search(client):
-    body = {"searches": [{"query": "sourdough", "k": 1}, {"query": "black hole", "k": 1, "mode": "bm25"}]}
+    body = {
+        "searches": [
+            {"query": "sourdough", "k": 1},
+            {"query": "black hole", "k": 1, "mode": "bm25"},
+        ]
+    }
     results = client.post(f"{DEMO}/search/batch", json=body).json()["results"]
     assert [r["hits"][0]["id"] for r in results] == ["bread", "blackhole"]
 
@@ -107,16 +174,35 @@ def test_batch_search(client):
 @pytest.mark.parametrize(
     ("kind", "request_kwargs", "status"),
     [
-        ("malformed json", {"content": b'{"query": "x",', "headers": {"content-type": "application/json"}}, 422),
+        (
+            "malformed json",
+            {"content": b'{"query": "x",', "headers": {"content-type": "application/json"}},
+            422,
+        ),
         ("empty query", {"json": {"query": "  ", "mode": "bm25"}}, 422),
         ("no query at all", {"json": {"mode": "hybrid"}}, 422),
         ("k = 0", {"json": {"query": "x", "k": 0}}, 422),
         ("k = 10^9", {"json": {"query": "x", "k": 10**9}}, 422),
         ("wrong vector dim", {"json": {"vector": [0.1, 0.2], "mode": "dense"}}, 422),
-        ("NaN vector", {"content": json.dumps({"vector": [float("nan")] * 384, "mode": "dense"}).encode(), "headers": {"content-type": "application/json"}}, 422),
+        (
+            "NaN vector",
+            {
+                "content": json.dumps({"vector": [float("nan")] * 384, "mode": "dense"}).encode(),
+                "headers": {"content-type": "application/json"},
+            },
+            422,
+        ),
         ("unknown field", {"json": {"query": "x", "colour": "red"}}, 422),
-        ("bad filter op", {"json": {"query": "x", "filter": {"field": "a", "op": "like", "value": 1}}}, 422),
-        ("range on a string", {"json": {"query": "x", "filter": {"field": "a", "op": "gt", "value": "b"}}}, 422),
+        (
+            "bad filter op",
+            {"json": {"query": "x", "filter": {"field": "a", "op": "like", "value": 1}}},
+            422,
+        ),
+        (
+            "range on a string",
+            {"json": {"query": "x", "filter": {"field": "a", "op": "gt", "value": "b"}}},
+            422,
+        ),
         ("depth too large", {"json": {"query": "x", "depth": 10**6}}, 422),
         ("query too long", {"json": {"query": "word " * 5000}}, 422),
     ],
@@ -127,7 +213,10 @@ def test_bad_search_input_is_4xx_json(client, kind, request_kwargs, status):
 
 def test_bad_write_input_is_4xx_json(client):
     docs = f"{DEMO}/documents"
-    err = error_of(client.post(docs, json={"documents": [{"id": "a", "text": "x"}, {"id": "a", "text": "y"}]}), 422)
+    err = error_of(
+        client.post(docs, json={"documents": [{"id": "a", "text": "x"}, {"id": "a", "text": "y"}]}),
+        422,
+    )
     assert "duplicate ids" in err["message"]
     err = error_of(client.post(docs, json={"documents": [{"id": "v", "vector": [1.0, 2.0]}]}), 422)
     assert "dimension 2" in err["message"] and "384" in err["message"]
@@ -147,7 +236,14 @@ def test_bad_collection_names(client, name):
     assert "error" in r.json()
 
 
-@pytest.mark.parametrize("path", ["/v1/collections/..%2F..%2Fetc/search", "/v1/collections/%2e%2e/search", "/v1/collections/nope/search"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/collections/..%2F..%2Fetc/search",
+        "/v1/collections/%2e%2e/search",
+        "/v1/collections/nope/search",
+    ],
+)
 def test_traversal_and_unknown_collections(client, path):
     r = client.post(path, json={"query": "x"})
     assert 400 <= r.status_code < 500 and r.headers["content-type"].startswith("application/json")
@@ -161,12 +257,30 @@ def test_attach_batch_built_index(client, demo_index, tmp_path):
     r = client.post("/v1/collections", json={"name": "attached", "path": str(copy)})
     assert r.status_code == 201, r.text
     c = "/v1/collections/attached"
-    assert client.post(f"{c}/search", json={"query": "tides moon", "k": 1}).json()["hits"][0]["id"] == "tides"
-    assert client.post(f"{c}/documents", json={"documents": [{"id": "extra", "text": "Glaciers carve fjords"}]}).status_code == 200
-    assert client.post(f"{c}/search", json={"query": "fjords", "mode": "bm25"}).json()["hits"][0]["id"] == "extra"
+    assert (
+        client.post(f"{c}/search", json={"query": "tides moon", "k": 1}).json()["hits"][0]["id"]
+        == "tides"
+    )
+    assert (
+        client.post(
+            f"{c}/documents", json={"documents": [{"id": "extra", "text": "Glaciers carve fjords"}]}
+        ).status_code
+        == 200
+    )
+    assert (
+        client.post(f"{c}/search", json={"query": "fjords", "mode": "bm25"}).json()["hits"][0]["id"]
+        == "extra"
+    )
     # the batch-built metadata is filterable (backfilled at build time)
-    hits = client.post(f"{c}/search", json={"query": "anything", "mode": "dense", "k": 30,
-                                            "filter": {"field": "topic", "op": "eq", "value": "garden"}}).json()["hits"]
+    hits = client.post(
+        f"{c}/search",
+        json={
+            "query": "anything",
+            "mode": "dense",
+            "k": 30,
+            "filter": {"field": "topic", "op": "eq", "value": "garden"},
+        },
+    ).json()["hits"]
     assert {h["id"] for h in hits} == {"tomato", "compost"}
     assert client.delete(c).status_code == 204
     assert (copy / "manifest.json").is_file()  # detaching never deletes the user's index
@@ -178,7 +292,9 @@ def test_operations_endpoints(client):
     ready = client.get("/readyz")
     assert ready.status_code == 200 and "demo" in ready.json()["collections"]
     text = client.get("/metrics").text
-    assert 'lucene_hybrid_requests_total{method="POST",route="/v1/collections/{name}/search"' in text
+    assert (
+        'lucene_hybrid_requests_total{method="POST",route="/v1/collections/{name}/search"' in text
+    )
     assert 'lucene_hybrid_collection_documents{collection="demo"} 30.0' in text
     spec = client.get("/openapi.json").json()
     assert "/v1/collections/{name}/search" in spec["paths"]
@@ -189,12 +305,56 @@ def test_auth(keyed_client):
     c = keyed_client
     body = {"name": "secure", "encoder": {"kind": "precomputed", "model": "m", "dim": 2}}
     assert error_of(c.post("/v1/collections", json=body), 401)["type"] == "unauthorized"
-    assert error_of(c.post("/v1/collections", json=body, headers={"Authorization": "Bearer nope"}), 403)
+    assert error_of(
+        c.post("/v1/collections", json=body, headers={"Authorization": "Bearer nope"}), 403
+    )
     ok = c.post("/v1/collections", json=body, headers={"Authorization": "Bearer other"})
     assert ok.status_code == 201, ok.text
     doc = {"documents": [{"id": "a", "text": "alpha", "vector": [1.0, 0.0]}]}
     error_of(c.post("/v1/collections/secure/documents", json=doc), 401)
-    assert c.post("/v1/collections/secure/documents", json=doc, headers={"Authorization": "Bearer s3cret"}).status_code == 200
+    assert (
+        c.post(
+            "/v1/collections/secure/documents", json=doc, headers={"Authorization": "Bearer s3cret"}
+        ).status_code
+        == 200
+    )
     # reads stay open unless read_requires_key
     r = c.post("/v1/collections/secure/search", json={"query": "alpha", "vector": [1.0, 0.0]})
     assert r.status_code == 200 and r.json()["hits"][0]["id"] == "a"
+
+
+def test_overload_gets_503_with_retry_after(tmp_path):
+    """One slot, a short wait: a request arriving while a long batch runs is refused, not hung."""
+    import threading
+
+    from fastapi.testclient import TestClient
+
+    from lucene_hybrid.server.api.app import create_app
+    from lucene_hybrid.server.settings import load_settings
+
+    settings = load_settings(
+        data_dir=tmp_path,
+        demo_collection=True,
+        limits={"max_inflight": 1, "max_wait_s": 0.05, "max_batch_queries": 100},
+    )
+    with TestClient(create_app(settings)) as c:
+        long_batch = {"searches": [{"query": f"query number {i}", "k": 100} for i in range(100)]}
+        statuses: list[int] = []
+        worker = threading.Thread(
+            target=lambda: statuses.append(
+                c.post(f"{DEMO}/search/batch", json=long_batch).status_code
+            )
+        )
+        worker.start()
+        refused = None
+        for _ in range(200):
+            r = c.post(f"{DEMO}/search", json={"query": "x"})
+            if r.status_code == 503:
+                refused = r
+                break
+        worker.join()
+        assert statuses == [200]
+        assert refused is not None, "no request was refused while the only slot was taken"
+        assert refused.headers["retry-after"] == "1"
+        assert refused.json()["error"]["type"] == "overloaded"
+        assert c.get("/healthz").status_code == 200  # operations stay outside the queue
