@@ -329,6 +329,7 @@ def _build(
         finally:
             store.close()
         manifest.timings["metadata_s"] = round(time.perf_counter() - t0, 3)
+        manifest.timings["total_s"] = round(time.perf_counter() - started, 3)
     manifest.counts["with_metadata"] = n_meta
     write_manifest(tmp, manifest)
     return BuildReport(manifest, stats.skipped)

@@ -155,6 +155,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         f"encode {t['encode_s']:.1f}s ({rate(t['encode_s'])}), "
         f"bm25 index {t['bm25_index_s']:.1f}s ({rate(t['bm25_index_s'])}, overlapping encode), "
         f"hnsw index {t['hnsw_index_s']:.1f}s ({rate(t['hnsw_index_s'])})"
+        + (f", metadata fields {t['metadata_s']:.1f}s" if "metadata_s" in t else "")
     )
     return 0
 

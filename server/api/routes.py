@@ -78,6 +78,11 @@ def _limit(ok: bool, message: str, status: int = 413) -> None:
         raise LimitExceeded(message, status)
 
 
+def _check_ids(ids: list[str], settings: ServerSettings) -> None:
+    limit = settings.limits.max_batch_docs
+    _limit(len(ids) <= limit, f"{len(ids)} ids is over the limit of {limit} per request")
+
+
 # -- collections ------------------------------------------------------------------------------
 
 
@@ -175,10 +180,7 @@ def upsert_documents(body: m.UpsertRequest, coll: Coll, settings: Settings) -> m
     dependencies=[Depends(require_read)],
 )
 def get_documents(body: m.GetRequest, coll: Coll, settings: Settings) -> m.DocumentList:
-    _limit(
-        len(body.ids) <= settings.limits.max_batch_docs,
-        f"more than {settings.limits.max_batch_docs} ids",
-    )
+    _check_ids(body.ids, settings)
     docs = coll.get(body.ids, with_vectors=body.with_vectors)
     return m.DocumentList(documents=[m.DocumentOut(**d.__dict__) for d in docs])
 
@@ -205,10 +207,7 @@ def get_document(doc_id: str, coll: Coll, with_vectors: bool = False) -> m.Docum
     dependencies=[Depends(require_write)],
 )
 def delete_documents(body: m.DeleteRequest, coll: Coll, settings: Settings) -> m.WriteResult:
-    _limit(
-        len(body.ids) <= settings.limits.max_batch_docs,
-        f"more than {settings.limits.max_batch_docs} ids",
-    )
+    _check_ids(body.ids, settings)
     return m.WriteResult(collection=coll.name, count=coll.delete(body.ids))
 
 

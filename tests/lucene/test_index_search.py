@@ -177,3 +177,52 @@ def test_hnsw_recall_against_exact_search(tmp_path):
     s.close()
     recall = found / (10 * len(queries))
     assert recall >= 0.95, recall
+
+
+def test_metadata_backfill_leaves_bm25_scores_unchanged(tmp_path, demo_corpus):
+    """Half the docs carry metadata (rewritten after Anserini's build to make it filterable):
+    BM25 scores must equal those of the same corpus indexed without any metadata."""
+    rows = [json.loads(line) for line in demo_corpus.read_text().splitlines()]
+    rng = np.random.default_rng(1)
+    with_meta, without = tmp_path / "with.jsonl", tmp_path / "without.jsonl"
+    with open(with_meta, "w") as a, open(without, "w") as b:
+        for i, r in enumerate(rows):
+            vec = rng.normal(size=8).tolist()
+            base = {"id": r["_id"], "text": r["text"], "vector": vec}
+            meta = {"topic": r["metadata"]["topic"]} if i % 2 else {}
+            a.write(json.dumps({**base, **meta}) + "\n")
+            b.write(json.dumps(base) + "\n")
+    from lucene_hybrid.indexing.corpus import JsonlFields
+
+    searchers = []
+    for corpus in (with_meta, without):
+        index = tmp_path / corpus.stem
+        build_index(
+            BuildOptions(
+                corpus=corpus,
+                index=index,
+                fmt="jsonl",
+                fields=JsonlFields(vector="vector"),
+                encoder=EncoderSpec(kind="precomputed", model="precomputed", dim=8),
+                progress=False,
+            )
+        )
+        searchers.append(open_index(index))
+    assert read_manifest(tmp_path / "with").counts["with_metadata"] == len(rows) // 2
+    params = SearchParams(mode="bm25", k=10, fetch_docs=False)
+    for q in ["winter survival", "search engine ranking", "bread yeast", "the moon"]:
+        a, b = (s.search(q, params) for s in searchers)
+        assert [(h.docid, h.score) for h in a] == [(h.docid, h.score) for h in b], q
+    filtered = searchers[0].search(
+        None,
+        SearchParams(
+            mode="dense", k=30, filter='{"field": "topic", "op": "eq", "value": "science"}'
+        ),
+        vector=rng.normal(size=8).tolist(),
+    )
+    science = {
+        r["_id"] for i, r in enumerate(rows) if i % 2 and r["metadata"]["topic"] == "science"
+    }
+    assert {h.docid for h in filtered} == science and science
+    for s in searchers:
+        s.close()

@@ -147,6 +147,11 @@ public final class Store {
         hnsw.writer.updateDocument(id, hnswDoc(doc[0], vector, doc[3]));
       }
     }
+    if (!todo.isEmpty()) {
+      // Deleted originals would otherwise linger in BM25's statistics until a merge.
+      bm25.writer.forceMergeDeletes();
+      hnsw.writer.forceMergeDeletes();
+    }
     return todo.size();
   }
 
