@@ -326,6 +326,7 @@ def test_auth(keyed_client):
 def test_overload_gets_503_with_retry_after(tmp_path):
     """One slot, a short wait: a request arriving while a long batch runs is refused, not hung."""
     import threading
+    import time
 
     from fastapi.testclient import TestClient
 
@@ -346,6 +347,7 @@ def test_overload_gets_503_with_retry_after(tmp_path):
             )
         )
         worker.start()
+        time.sleep(0.5)  # let the batch take the only slot first
         refused = None
         for _ in range(200):
             r = c.post(f"{DEMO}/search", json={"query": "x"})

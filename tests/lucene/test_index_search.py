@@ -143,10 +143,13 @@ def _unit(rows: np.ndarray) -> np.ndarray:
     return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
 
-def test_hnsw_recall_against_exact_search(tmp_path):
-    """3,000 random 32-dim vectors: HNSW top-10 recall vs brute force >= 0.95."""
+@pytest.mark.parametrize(("int8", "floor"), [(False, 0.95), (True, 0.80)])
+def test_hnsw_recall_against_exact_search(tmp_path, int8, floor):
+    """3,000 random 128-dim vectors: HNSW top-10 recall vs brute force >= 0.95 (float32), and
+    >= 0.80 with int8 scalar quantization (0.87 measured: random Gaussian vectors quantize worse
+    than real embeddings; Lucene 9.9 does not rescore with the float vectors)."""
     rng = np.random.default_rng(7)
-    n, dim = 3000, 32
+    n, dim = 3000, 128
     vecs = _unit(rng.normal(size=(n, dim)).astype(np.float32))
     corpus = tmp_path / "vecs.jsonl"
     with open(corpus, "w") as fh:
@@ -162,10 +165,11 @@ def test_hnsw_recall_against_exact_search(tmp_path):
             fmt="jsonl",
             fields=JsonlFields(vector="vector"),
             encoder=EncoderSpec(kind="precomputed", model="precomputed", dim=dim),
-            hnsw=HnswSettings(M=16, ef_construction=100),
+            hnsw=HnswSettings(M=16, ef_construction=100, quantize_int8=int8),
             progress=False,
         )
     )
+    assert read_manifest(index).hnsw.quantize_int8 is int8
     s = open_index(index)
     assert s.encoder is None
     queries = _unit(rng.normal(size=(100, dim)).astype(np.float32))
@@ -176,7 +180,7 @@ def test_hnsw_recall_against_exact_search(tmp_path):
         found += len({h.docid for h in hits} & {f"v{i}" for i in truth})
     s.close()
     recall = found / (10 * len(queries))
-    assert recall >= 0.95, recall
+    assert recall >= floor, recall
 
 
 def test_metadata_backfill_leaves_bm25_scores_unchanged(tmp_path, demo_corpus):
