@@ -62,7 +62,7 @@ class Registry:
         self._encoders: dict[str, Encoder] = {}
         self.failed: dict[str, str] = {}
 
-    def _encoder_for(self, spec: EncoderSpec) -> Encoder | None:
+    def encoder_for(self, spec: EncoderSpec) -> Encoder | None:
         """Share one loaded model between collections that use the same encoder."""
         if spec.kind == "precomputed":
             return None
@@ -89,7 +89,7 @@ class Registry:
         coll = Collection(
             name,
             path,
-            encoder=self._encoder_for(manifest.encoder),
+            encoder=self.encoder_for(manifest.encoder),
             commit_interval_s=self.commit_interval_s,
         )
         self._collections[name] = coll
@@ -127,7 +127,7 @@ class Registry:
                 name,
                 path,
                 encoder_spec=encoder_spec,
-                encoder=self._encoder_for(encoder_spec),
+                encoder=self.encoder_for(encoder_spec),
                 hnsw=hnsw,
                 bm25=bm25,
                 commit_interval_s=self.commit_interval_s,

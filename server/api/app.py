@@ -108,7 +108,8 @@ def _build_demo(registry: Registry) -> None:
     if target.exists() or target.is_symlink():
         return
     log.info("building the demo collection from %s", DEMO_CORPUS.name)
-    build_index(BuildOptions(corpus=DEMO_CORPUS, index=target, progress=False, threads=2))
+    opts = BuildOptions(corpus=DEMO_CORPUS, index=target, progress=False, threads=2)
+    build_index(opts, registry.encoder_for(opts.encoder))  # the model the registry will reuse
 
 
 def create_app(settings: ServerSettings) -> FastAPI:
