@@ -21,7 +21,7 @@ from .filters import filter_json, parse_filter
 from .hybrid import open_index
 from .runfile import write_run
 from .topics import read_topics
-from .types import Hit, SearchParams
+from .types import DEFAULT_ALPHA, DEFAULT_FUSION, DEFAULT_NORMALIZATION, Hit, SearchParams
 
 log = logging.getLogger("lucene_hybrid")
 
@@ -73,13 +73,15 @@ def _encoder_spec(args: argparse.Namespace) -> EncoderSpec | None:
 def _add_search_params(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("search parameters")
     g.add_argument("--mode", choices=["bm25", "dense", "hybrid"], default="hybrid")
-    g.add_argument("--fusion", choices=["rrf", "linear"], default="rrf")
+    g.add_argument("--fusion", choices=["rrf", "linear"], default=DEFAULT_FUSION)
     g.add_argument("-k", "--k", type=int, default=10, help="hits per query")
     g.add_argument("--depth", type=int, default=100, help="candidates per retriever (hybrid)")
     g.add_argument("--rrf-k", type=float, default=60.0)
     g.add_argument("--weights", default="1,1", help="RRF weights 'bm25,dense'")
-    g.add_argument("--alpha", type=float, default=0.5, help="linear: 0 = BM25 only, 1 = dense only")
-    g.add_argument("--normalization", choices=["minmax", "zscore"], default="minmax")
+    g.add_argument(
+        "--alpha", type=float, default=DEFAULT_ALPHA, help="linear: 0 = BM25 only, 1 = dense only"
+    )
+    g.add_argument("--normalization", choices=["minmax", "zscore"], default=DEFAULT_NORMALIZATION)
     g.add_argument("--k1", type=float, default=None, help="BM25 k1 (default: the index's, 0.9)")
     g.add_argument("--b", type=float, default=None, help="BM25 b (default: the index's, 0.4)")
     g.add_argument("--ef-search", type=int, default=None, help="HNSW candidate list size")
@@ -230,7 +232,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     searcher = open_index(index)
     try:
         for query in args.queries or DEMO_QUERIES:
-            print(f"\nquery: {query}  (hybrid, RRF k=60)")
+            fusion = f"{DEFAULT_NORMALIZATION} {DEFAULT_FUSION}, alpha {DEFAULT_ALPHA}"
+            print(f"\nquery: {query}  (hybrid: {fusion})")
             _print_table(searcher.search(query, SearchParams(k=args.k)))
     finally:
         searcher.close()
@@ -328,6 +331,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve an index built by `lucene-hybrid index` (repeatable)",
     )
     p.set_defaults(func=cmd_serve)
+
+    from .cli_eval import add_parsers
+
+    add_parsers(sub)
 
     p = sub.add_parser("demo", help="index the bundled demo corpus (once) and search it")
     p.add_argument("queries", nargs="*", help="queries to run (default: three samples)")

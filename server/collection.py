@@ -107,10 +107,11 @@ class Collection:
             self.manifest.check_encoder(encoder.spec, encoder.dim)
         self.encoder = encoder
         self.store = LuceneStore(path, self.manifest)
+        self.dense = DenseSearcher(self.store.hnsw, self.manifest.dim, self.manifest.hnsw.field)
         self.searcher = HybridSearcher(
             self.manifest,
             Bm25Searcher(self.store.bm25, self.manifest.bm25.field),
-            DenseSearcher(self.store.hnsw, self.manifest.dim, self.manifest.hnsw.field),
+            self.dense,
             encoder,
             owns_handles=False,
         )
@@ -292,7 +293,7 @@ class Collection:
         for docid in ids:
             if docid in found:
                 text, metadata = found[docid]
-                vec = self.searcher.dense.vector(docid) if with_vectors else None
+                vec = self.dense.vector(docid) if with_vectors else None
                 out.append(DocOut(docid, text, metadata, vec.tolist() if vec is not None else None))
         return out
 

@@ -90,6 +90,18 @@ def normalize(scores: Sequence[float], method: Normalization = "minmax") -> list
     raise ValueError(f"unknown normalization {method!r}")
 
 
+def _floor(values: Sequence[float], normalization: Normalization) -> float:
+    """What an absent document scores in one list: the lowest a present one can get.
+
+    Min-max: 0. Z-score: the lowest z present; when every present score is equal (a single
+    hit, say: all z are 0), one unit below, so being retrieved still counts for something.
+    """
+    if normalization == "minmax" or not values:
+        return 0.0
+    low = min(values)
+    return low - 1.0 if low == max(values) else low
+
+
 def linear(
     lists: Mapping[str, Sequence[Scored]],
     weights: Mapping[str, float],
@@ -100,7 +112,7 @@ def linear(
 
     For a BM25/dense pair with weight ``alpha`` on dense, pass
     ``{"bm25": 1 - alpha, "dense": alpha}``. A document absent from a list takes that list's
-    floor: 0 for min-max, the lowest z-score present for z-score.
+    floor: 0 for min-max, the lowest z-score present for z-score (-1 when all are equal).
 
     Returns:
         All documents of all lists, best fused score first.
@@ -113,8 +125,7 @@ def linear(
         for hit, value in zip(hits, normalize([h.score for h in hits], normalization), strict=True):
             first.setdefault(hit.docid, value)
         normalized[name] = first
-        # Absent: the lowest score a present document can get (0 for min-max, min z for z-score).
-        floors[name] = 0.0 if normalization == "minmax" or not first else min(first.values())
+        floors[name] = _floor(list(first.values()), normalization)
     fused = {
         docid: sum(
             weights.get(name, 0.0) * normalized[name].get(docid, floors[name]) for name in lists

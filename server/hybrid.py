@@ -13,7 +13,13 @@ import numpy as np
 
 from lucene_hybrid.indexing.encoders import Encoder, EncoderSpec, check_vectors, load_encoder
 from lucene_hybrid.indexing.errors import EncoderError
-from lucene_hybrid.indexing.manifest import BM25_DIR, HNSW_DIR, Manifest, read_manifest
+from lucene_hybrid.indexing.manifest import (
+    BM25_DIR,
+    HNSW_DIR,
+    MANIFEST,
+    Manifest,
+    read_manifest,
+)
 
 from . import fusion
 from .lucene_search import Bm25Searcher, DenseSearcher, open_readonly
@@ -45,7 +51,7 @@ class HybridSearcher:
         self,
         manifest: Manifest,
         bm25: Bm25Searcher,
-        dense: DenseSearcher,
+        dense: DenseSearcher | None,
         encoder: Encoder | None,
         *,
         owns_handles: bool = True,
@@ -85,6 +91,10 @@ class HybridSearcher:
         params: SearchParams,
         timings: dict[str, float],
     ) -> list[Scored]:
+        if self.dense is None:
+            raise SearchParamError(
+                f"index '{self.manifest.name}' is a BM25-only Pyserini index: use mode bm25"
+            )
         if vector is None:
             if not query or not query.strip():
                 raise SearchParamError(f"mode {params.mode!r} needs a text query or a vector")
@@ -193,7 +203,21 @@ class HybridSearcher:
         """Close both Lucene readers (unless a writer owns them)."""
         if self.owns_handles:
             self.bm25.close()
-            self.dense.close()
+            if self.dense is not None:
+                self.dense.close()
+
+
+def _open_pyserini_index(index_dir: Path) -> HybridSearcher:
+    """A plain inverted index built by Pyserini/Anserini (no manifest): BM25 search only."""
+    manifest = Manifest(
+        name=index_dir.name,
+        created_at="unknown",
+        encoder=EncoderSpec(kind="precomputed", model="none", dim=1),
+        dim=0,
+        corpus={"source": "pyserini (BM25 only)"},
+    )
+    bm25 = Bm25Searcher(open_readonly(index_dir), manifest.bm25.field)
+    return HybridSearcher(manifest, bm25, None, None)
 
 
 def open_index(
@@ -206,7 +230,8 @@ def open_index(
     """Open an index directory for search, checking its manifest against the query encoder.
 
     Args:
-        index_dir: A directory built by ``lucene-hybrid index``.
+        index_dir: A directory built by ``lucene-hybrid index``, or a plain Lucene inverted
+            index built by Pyserini/Anserini (searchable in bm25 mode only).
         encoder_spec: The query encoder to use; None means the one the manifest names.
         encoder: An already loaded encoder (checked against the manifest like a spec).
         load_query_encoder: False to open without a model (bm25 or caller-supplied vectors).
@@ -215,6 +240,8 @@ def open_index(
         ManifestError: when the directory is not an index or the encoder does not match.
     """
     index_dir = Path(index_dir)
+    if not (index_dir / MANIFEST).exists() and any(index_dir.glob("segments_*")):
+        return _open_pyserini_index(index_dir)
     manifest = read_manifest(index_dir)
     if encoder_spec is not None:
         manifest.check_encoder(encoder_spec)  # fail before loading any model

@@ -10,6 +10,7 @@ from lucene_hybrid.indexing.encoders import EncoderSpec
 from lucene_hybrid.indexing.manifest import Bm25Settings, HnswSettings
 
 from ..filters import Filter
+from ..types import DEFAULT_ALPHA, DEFAULT_FUSION, DEFAULT_NORMALIZATION
 
 
 class ErrorDetail(BaseModel):
@@ -110,11 +111,13 @@ class SearchRequest(BaseModel):
     mode: Literal["bm25", "dense", "hybrid"] = "hybrid"
     k: int = Field(default=10, ge=1)
     depth: int = Field(default=100, ge=1, description="candidates per retriever")
-    fusion: Literal["rrf", "linear"] = "rrf"
+    fusion: Literal["rrf", "linear"] = DEFAULT_FUSION
     rrf_k: float = Field(default=60.0, ge=0)
     weights: tuple[float, float] = Field(default=(1.0, 1.0), description="RRF (bm25, dense)")
-    alpha: float = Field(default=0.5, ge=0, le=1, description="linear: 0 bm25 only, 1 dense only")
-    normalization: Literal["minmax", "zscore"] = "minmax"
+    alpha: float = Field(
+        default=DEFAULT_ALPHA, ge=0, le=1, description="linear: 0 bm25 only, 1 dense only"
+    )
+    normalization: Literal["minmax", "zscore"] = DEFAULT_NORMALIZATION
     k1: float | None = Field(default=None, ge=0)
     b: float | None = Field(default=None, ge=0, le=1)
     ef_search: int | None = Field(default=None, ge=1)

@@ -28,11 +28,26 @@ def test_demo_hybrid_search_has_provenance(client):
     top = body["hits"][0]
     assert body["mode"] == "hybrid" and top["id"] == "lucene"
     assert top["bm25_rank"] == 1 and top["dense_rank"] == 1
-    assert top["score"] == pytest.approx(2 / 61)
     assert top["text"].startswith("Apache Lucene") and top["metadata"]["topic"] == "software"
     assert {"encode_ms", "bm25_ms", "dense_ms", "fusion_ms", "fetch_ms", "total_ms"} <= set(
         body["timings_ms"]
     )
+    rrf = client.post(
+        f"{DEMO}/search",
+        json={"query": "how does lucene do vector search", "k": 3, "fusion": "rrf", "rrf_k": 60},
+    ).json()["hits"][0]
+    assert rrf["id"] == "lucene" and rrf["score"] == pytest.approx(2 / 61)
+    lin = client.post(
+        f"{DEMO}/search",
+        json={
+            "query": "lucene",
+            "k": 30,
+            "fusion": "linear",
+            "alpha": 0.0,
+            "normalization": "minmax",
+        },
+    ).json()["hits"]
+    assert lin[0]["id"] == "lucene" and lin[0]["score"] == pytest.approx(1.0)
 
 
 def test_list_and_describe(client):

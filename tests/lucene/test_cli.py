@@ -64,7 +64,7 @@ def test_topics_to_trec_run_in_every_mode(msmarco_index):
             scores = [float(p[4]) for p in rows]
             assert scores == sorted(scores, reverse=True)
             assert rows[0][2] == expected, (mode, qid, rows)
-        assert lines[0][5] == f"lucene-hybrid-{mode}" + ("-rrf" if mode == "hybrid" else "")
+        assert lines[0][5] == f"lucene-hybrid-{mode}" + ("-linear" if mode == "hybrid" else "")
 
 
 def test_single_query_prints_table_with_provenance(msmarco_index):

@@ -68,7 +68,9 @@ def test_dense_finds_paraphrase_and_hybrid_has_provenance(searcher):
     dense = searcher.search("which star pulls the sea up and down", SearchParams(mode="dense", k=3))
     assert dense[0].docid == "tides"
     assert dense[0].dense_rank == 1 and dense[0].bm25_rank is None
-    hits = searcher.search("graph for approximate nearest neighbour vectors", SearchParams(k=5))
+    query = "graph for approximate nearest neighbour vectors"
+    assert searcher.search(query, SearchParams(k=5))[0].docid == "hnsw"  # the default fusion
+    hits = searcher.search(query, SearchParams(k=5, fusion="rrf"))
     assert hits[0].docid == "hnsw"
     top = hits[0]
     assert top.bm25_rank is not None and top.dense_rank is not None

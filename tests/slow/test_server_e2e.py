@@ -135,7 +135,9 @@ def test_lifecycle_restart_and_kill9(tmp_path):
         got = srv.post(f"{c}/documents/get", {"ids": ids}).json()["documents"]
         assert len(got) == 1000
         assert (
-            srv.post(f"{c}/search", {"query": "marker537", "k": 1}).json()["hits"][0]["id"]
+            srv.post(f"{c}/search", {"query": "marker537", "mode": "bm25", "k": 1}).json()["hits"][
+                0
+            ]["id"]
             == "doc537"
         )
         info = httpx.get(f"{srv.url}{c}").json()

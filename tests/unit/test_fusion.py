@@ -103,3 +103,18 @@ def test_minmax_single_hit_list_still_outranks_absent_docs():
     assert s["a"] == pytest.approx(0.9 * 1.0 + 0.1 * 0.0)  # a is last in dense: norm 0
     assert s["c"] == pytest.approx(0.9 * 0.0 + 0.1 * 1.0)  # c absent from bm25: floor 0
     assert out[0].docid == "a"
+
+
+def test_zscore_single_hit_list_still_counts():
+    """A single BM25 hit has z = 0; absent documents take -1, so the hit still counts."""
+    out = linear(
+        {"bm25": ranked(("a", 7.0)), "dense": DENSE},
+        {"bm25": 0.5, "dense": 0.5},
+        normalization="zscore",
+    )
+    s = {f.docid: f.score for f in out}
+    dz = [0.75, 0.625, 0.25]
+    mean = sum(dz) / 3
+    std = math.sqrt(sum((x - mean) ** 2 for x in dz) / 3)
+    assert s["a"] == pytest.approx(0.5 * 0.0 + 0.5 * (0.25 - mean) / std)
+    assert s["c"] == pytest.approx(0.5 * -1.0 + 0.5 * (0.75 - mean) / std)

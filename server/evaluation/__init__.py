@@ -1,0 +1,1 @@
+"""Offline evaluation: topics/qrels formats, trec_eval metrics, significance, sweeps, reports."""

@@ -1,0 +1,179 @@
+"""Run configurations over an index: retrieve each retriever's candidates once, fuse many ways."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+
+from lucene_hybrid.indexing.errors import LuceneHybridError
+
+from .. import fusion
+from ..hybrid import DEFAULT_EF_SEARCH, HybridSearcher
+from ..types import DEFAULT_ALPHA, DEFAULT_FUSION, DEFAULT_NORMALIZATION, Scored
+from .metrics import Run
+
+Lists = dict[str, list[Scored]]  # retriever -> ranked candidates
+
+
+@dataclass(frozen=True)
+class Config:
+    """One way to rank: a single retriever, or a fusion of both with its parameters."""
+
+    name: str
+    mode: str  # bm25 | dense | hybrid
+    fusion: str = "rrf"
+    rrf_k: float = 60.0
+    weights: tuple[float, float] = (1.0, 1.0)
+    alpha: float = 0.5
+    normalization: str = "minmax"
+    depth: int = 100
+
+    @staticmethod
+    def parse(spec: str) -> Config:
+        """Parse ``bm25``, ``dense``, ``default``, ``rrf[:k=60][:w=1,1][:depth=100]`` or
+        ``linear[:alpha=0.5][:norm=minmax|zscore][:depth=100]``.
+
+        Raises:
+            LuceneHybridError: on an unknown name or parameter.
+        """
+        head, *opts = spec.strip().split(":")
+        if head == "default":  # the product's default fusion
+            return Config(
+                spec,
+                "hybrid",
+                fusion=DEFAULT_FUSION,
+                alpha=DEFAULT_ALPHA,
+                normalization=DEFAULT_NORMALIZATION,
+            )
+        if head in ("bm25", "dense"):
+            if opts:
+                raise LuceneHybridError(f"{spec!r}: {head} takes no parameters")
+            return Config(spec, head)
+        if head not in ("rrf", "linear"):
+            raise LuceneHybridError(f"unknown configuration {spec!r}: use bm25, dense, rrf, linear")
+        cfg = Config(spec, "hybrid", fusion=head)
+        for opt in opts:
+            key, _, value = opt.partition("=")
+            try:
+                if key == "k" and head == "rrf":
+                    cfg = replace(cfg, rrf_k=float(value))
+                elif key == "w" and head == "rrf":
+                    w_bm25, w_dense = (float(x) for x in value.split(","))
+                    cfg = replace(cfg, weights=(w_bm25, w_dense))
+                elif key == "alpha" and head == "linear":
+                    cfg = replace(cfg, alpha=float(value))
+                elif key == "norm" and head == "linear" and value in ("minmax", "zscore"):
+                    cfg = replace(cfg, normalization=value)
+                elif key == "depth":
+                    cfg = replace(cfg, depth=int(value))
+                else:
+                    raise ValueError
+            except ValueError:
+                raise LuceneHybridError(f"{spec!r}: bad parameter {opt!r}") from None
+        return cfg
+
+
+def retrieve(
+    searcher: HybridSearcher,
+    topics: Mapping[str, str],
+    depth: int,
+    *,
+    dense: bool = True,
+    threads: int = 2,
+) -> dict[str, Lists]:
+    """BM25 and (optionally) dense candidates for every topic, ``depth`` deep."""
+    qids = list(topics)
+    texts = [topics[q] for q in qids]
+    vectors = list(searcher.query_vectors(texts)) if dense else [None] * len(qids)
+    k1, b = searcher.manifest.bm25.k1, searcher.manifest.bm25.b
+
+    def one(i: int) -> Lists:
+        lists: Lists = {
+            "bm25": searcher.bm25.search(texts[i], depth, k1, b) if texts[i].strip() else []
+        }
+        vec = vectors[i]
+        if vec is not None and searcher.dense is not None:
+            lists["dense"] = searcher.dense.search(vec, depth, max(DEFAULT_EF_SEARCH, depth))
+        return lists
+
+    with ThreadPoolExecutor(max_workers=max(threads, 1)) as pool:
+        results = list(pool.map(one, range(len(qids))))
+    return dict(zip(qids, results, strict=True))
+
+
+def rank(config: Config, lists: Lists, k: int) -> list[tuple[str, float]]:
+    """The top ``k`` (docid, score) of one query under a configuration."""
+    if config.mode in ("bm25", "dense"):
+        return [(h.docid, h.score) for h in lists.get(config.mode, [])[:k]]
+    depth = max(config.depth, k)  # as the server does: never fewer candidates than k
+    cut = {name: hits[:depth] for name, hits in lists.items()}
+    if config.fusion == "rrf":
+        w_bm25, w_dense = config.weights
+        fused = fusion.rrf(cut, k=config.rrf_k, weights={"bm25": w_bm25, "dense": w_dense})
+    else:
+        fused = fusion.linear(
+            cut,
+            {"bm25": 1.0 - config.alpha, "dense": config.alpha},
+            normalization=config.normalization,  # type: ignore[arg-type]
+        )
+    return [(f.docid, f.score) for f in fused[:k]]
+
+
+def make_run(config: Config, candidates: Mapping[str, Lists], k: int) -> Run:
+    """``{qid: {docid: score}}`` for every topic, with scores strictly decreasing by rank."""
+    from ..runfile import trec_scores
+    from ..types import Hit
+
+    run: Run = {}
+    for qid, lists in candidates.items():
+        ranked = rank(config, lists, k)
+        hits = [Hit(d, s, r) for r, (d, s) in enumerate(ranked, start=1)]
+        run[qid] = {h.docid: s for h, s in zip(hits, trec_scores(hits), strict=True)}
+    return run
+
+
+def fuse_runs(
+    runs: Sequence[Run],
+    method: str,
+    k: int,
+    *,
+    rrf_k: float = 60.0,
+    weights: Sequence[float] | None = None,
+    normalization: str = "minmax",
+) -> Run:
+    """Fuse existing runs (e.g. other systems' TREC runs) query by query.
+
+    ``weights`` are per run (RRF weights, or linear weights, normalized to sum to 1 for linear).
+    """
+    n = len(runs)
+    w = list(weights) if weights else [1.0] * n
+    if len(w) != n:
+        raise LuceneHybridError(f"{len(w)} weights for {n} runs")
+    names = [f"run{i}" for i in range(n)]
+    out: Run = {}
+    for qid in sorted({q for r in runs for q in r}):
+        lists = {
+            name: [
+                Scored(d, s)
+                for d, s in sorted(r.get(qid, {}).items(), key=lambda kv: (-kv[1], kv[0]))
+            ]
+            for name, r in zip(names, runs, strict=True)
+        }
+        if method == "rrf":
+            fused = fusion.rrf(lists, k=rrf_k, weights=dict(zip(names, w, strict=True)))
+        elif method == "linear":
+            total = sum(w) or 1.0
+            fused = fusion.linear(
+                lists,
+                {nm: x / total for nm, x in zip(names, w, strict=True)},
+                normalization=normalization,  # type: ignore[arg-type]
+            )
+        else:
+            raise LuceneHybridError(f"unknown fusion method {method!r}: use rrf or linear")
+        from ..runfile import trec_scores
+        from ..types import Hit
+
+        hits = [Hit(f.docid, f.score, r) for r, f in enumerate(fused[:k], start=1)]
+        out[qid] = {h.docid: s for h, s in zip(hits, trec_scores(hits), strict=True)}
+    return out

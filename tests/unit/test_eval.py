@@ -1,0 +1,104 @@
+"""Evaluation: every topic/qrels format, metric wiring on a hand-checkable case, run fusion."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+
+import pytest
+
+from lucene_hybrid.indexing.errors import CorpusError
+from lucene_hybrid.server.evaluation.formats import read_qrels, read_topics
+from lucene_hybrid.server.evaluation.metrics import evaluate
+from lucene_hybrid.server.evaluation.runner import Config, fuse_runs
+from lucene_hybrid.server.evaluation.significance import paired_test
+
+
+def test_topic_formats(tmp_path):
+    tsv = tmp_path / "q.tsv.gz"
+    tsv.write_bytes(gzip.compress(b"1\tfirst\n2\tsecond one\n"))
+    beir = tmp_path / "queries.jsonl"
+    beir.write_text(json.dumps({"_id": "q7", "text": "seven", "metadata": {}}) + "\n")
+    trec = tmp_path / "topics.robust"
+    trec.write_text(
+        "<top>\n<num> Number: 301\n<title> International Organized Crime\n\n<desc> Description:\n"
+        "Identify organizations\n</top>\n<top>\n<num> 302\n<title>Poliomyelitis and Post-Polio\n"
+        "<narr> Narrative:\nx\n</top>\n"
+    )
+    cacm = tmp_path / "topics.cacm.txt"
+    cacm.write_text(
+        "<DOC>\n<DOCNO> 1 </DOCNO>\n\n What articles exist\n which deal with TSS?\n</DOC>\n"
+        "<DOC>\n<DOCNO> 2 </DOCNO>\n Pooch, U.\n</DOC>\n"
+    )
+    assert read_topics(tsv) == {"1": "first", "2": "second one"}
+    assert read_topics(beir) == {"q7": "seven"}
+    assert read_topics(trec) == {
+        "301": "International Organized Crime",
+        "302": "Poliomyelitis and Post-Polio",
+    }
+    assert read_topics(cacm) == {"1": "What articles exist which deal with TSS?", "2": "Pooch, U."}
+
+
+def test_qrels_formats(tmp_path):
+    trec = tmp_path / "qrels.txt"
+    trec.write_text("1 0 d1 2\n1 0 d2 0\n2 Q0 d9 1\n")
+    beir = tmp_path / "test.tsv"
+    beir.write_text("query-id\tcorpus-id\tscore\n1\td1\t2\n1\td3\t1\n")
+    assert read_qrels(trec) == {"1": {"d1": 2, "d2": 0}, "2": {"d9": 1}}
+    assert read_qrels(beir) == {"1": {"d1": 2, "d3": 1}}
+    bad = tmp_path / "bad.txt"
+    bad.write_text("1 0 d1 2\n1 0 d2 x\n")
+    with pytest.raises(CorpusError, match=":2:"):
+        read_qrels(bad)
+
+
+def test_metrics_on_a_hand_checked_case():
+    qrels = {"q1": {"d1": 1, "d3": 1, "d4": 0}, "q2": {"d5": 1}}
+    run = {"q1": {"d1": 3.0, "d2": 2.0, "d3": 1.0}}  # q2 retrieved nothing: counts as 0
+    ev = evaluate(run, qrels, ("MAP", "nDCG@10", "R@100", "P@30", "MRR@10"))
+    ap_q1 = (1 / 1 + 2 / 3) / 2
+    ndcg_q1 = (1 + 1 / math.log2(4)) / (1 + 1 / math.log2(3))
+    assert ev.per_query["MAP"] == pytest.approx({"q1": ap_q1, "q2": 0.0})
+    assert ev.mean["MAP"] == pytest.approx(ap_q1 / 2)
+    assert ev.mean["nDCG@10"] == pytest.approx(ndcg_q1 / 2)
+    assert ev.mean["R@100"] == pytest.approx(0.5)
+    assert ev.mean["P@30"] == pytest.approx(2 / 30 / 2)
+    assert ev.mean["MRR@10"] == pytest.approx(0.5)
+
+
+def test_mrr_is_cut_at_10_and_graded_levels():
+    qrels = {"q": {"rel": 2, "weak": 1}}
+    run = {"q": {f"x{i}": 100.0 - i for i in range(10)} | {"rel": 1.0}}  # rel at rank 11
+    assert evaluate(run, qrels, ("MRR@10",)).mean["MRR@10"] == 0.0
+    run2 = {"q": {"weak": 2.0, "rel": 1.0}}
+    assert evaluate(run2, qrels, ("MRR@10",)).mean["MRR@10"] == 1.0
+    assert evaluate(run2, qrels, ("MRR@10",), relevance_level=2).mean["MRR@10"] == 0.5
+
+
+def test_fuse_runs_rrf_and_linear():
+    a = {"q": {"d1": 10.0, "d2": 5.0}}
+    b = {"q": {"d2": 0.9, "d3": 0.8}}
+    rrf = fuse_runs([a, b], "rrf", 10, rrf_k=60)["q"]
+    assert list(rrf) == ["d2", "d1", "d3"]
+    assert rrf["d2"] == pytest.approx(1 / 62 + 1 / 61)
+    lin = fuse_runs([a, b], "linear", 10, weights=[1, 3])["q"]
+    assert list(lin)[0] == "d2"  # 0.25*0 + 0.75*1 beats d1's 0.25*1
+    assert lin["d1"] == pytest.approx(0.25)
+
+
+def test_config_parsing():
+    c = Config.parse("rrf:k=20:w=1,2:depth=50")
+    assert (c.mode, c.rrf_k, c.weights, c.depth) == ("hybrid", 20.0, (1.0, 2.0), 50)
+    c = Config.parse("linear:alpha=0.7:norm=zscore")
+    assert (c.fusion, c.alpha, c.normalization) == ("linear", 0.7, "zscore")
+    with pytest.raises(Exception, match="bad parameter"):
+        Config.parse("linear:k=3")
+
+
+def test_paired_test_counts_wins_and_losses():
+    c = paired_test({"a": 1.0, "b": 0.5, "c": 0.2}, {"a": 0.5, "b": 0.5, "c": 0.4})
+    assert (c.wins, c.losses, c.ties) == (1, 1, 1)
+    assert c.delta == pytest.approx((0.5 + 0 - 0.2) / 3)
+    same = paired_test({"a": 1.0}, {"a": 1.0})
+    assert same.p_value == 1.0 and same.mark() == ""
