@@ -86,7 +86,9 @@ def test_dense_finds_paraphrase_and_hybrid_has_provenance(searcher):
 
 def test_linear_fusion_and_alpha(searcher):
     q = "fermentation with wild yeast"
-    only_bm25 = searcher.search(q, SearchParams(fusion="linear", alpha=0.0, k=3, fetch_docs=False))
+    only_bm25 = searcher.search(
+        q, SearchParams(fusion="linear", normalization="minmax", alpha=0.0, k=3, fetch_docs=False)
+    )
     bm25 = searcher.search(q, SearchParams(mode="bm25", k=3, fetch_docs=False))
     # alpha=0: BM25 order first; dense-only candidates follow at the BM25 floor (0).
     assert [h.docid for h in only_bm25][: len(bm25)] == [h.docid for h in bm25]
