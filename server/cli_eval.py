@@ -15,8 +15,7 @@ from .evaluation.presets import Preset, load_preset, preset_names
 from .evaluation.report import write as write_report
 from .evaluation.runner import fuse_runs
 from .hybrid import open_index
-from .runfile import read_run, write_run
-from .types import Hit
+from .runfile import read_run, write_scored_run
 
 
 def _table(result: dict) -> str:
@@ -122,11 +121,7 @@ def cmd_fuse(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     with open(tmp, "w") as fh:
-        hits = {
-            q: [Hit(d, s, r) for r, (d, s) in enumerate(docs.items(), start=1)]
-            for q, docs in fused.items()
-        }
-        write_run(fh, hits, args.tag or f"fused-{args.method}")
+        write_scored_run(fh, fused, args.tag or f"fused-{args.method}")
     os.replace(tmp, out)
     print(f"fused {len(runs)} runs ({args.method}) over {len(fused)} queries -> {out}")
     if args.qrels:

@@ -33,6 +33,24 @@ def write_run(out: IO[str], results: Mapping[str, Sequence[Hit]], tag: str) -> N
             out.write(f"{qid} Q0 {hit.docid} {hit.rank} {score!r} {tag}\n")
 
 
+def write_scored_run(out: IO[str], run: Mapping[str, Mapping[str, float]], tag: str) -> None:
+    """Write ``{qid: {docid: score}}`` (docids in rank order) in TREC format."""
+    write_run(
+        out,
+        {
+            q: [Hit(d, s, r) for r, (d, s) in enumerate(docs.items(), start=1)]
+            for q, docs in run.items()
+        },
+        tag,
+    )
+
+
+def ranked_scores(ranked: Sequence[tuple[str, float]]) -> dict[str, float]:
+    """``{docid: score}`` in rank order, scores made trec_eval-faithful by :func:`trec_scores`."""
+    hits = [Hit(d, s, r) for r, (d, s) in enumerate(ranked, start=1)]
+    return {h.docid: s for h, s in zip(hits, trec_scores(hits), strict=True)}
+
+
 def read_run(path: str | Path) -> dict[str, dict[str, float]]:
     """Read a TREC run file into ``{qid: {docid: score}}`` (the shape trec_eval tools take)."""
     run: dict[str, dict[str, float]] = {}

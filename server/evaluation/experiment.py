@@ -10,8 +10,7 @@ from typing import Any
 from lucene_hybrid.indexing.errors import LuceneHybridError
 
 from ..hybrid import HybridSearcher
-from ..runfile import write_run
-from ..types import Hit
+from ..runfile import write_scored_run
 from .formats import Qrels
 from .metrics import Evaluation, evaluate
 from .runner import Config, Lists, make_run, retrieve
@@ -98,11 +97,7 @@ def run_experiment(
             out_dir.mkdir(parents=True, exist_ok=True)
             safe = cfg.name.replace(":", "_").replace(",", "-").replace("=", "")
             with open(out_dir / f"run.{safe}.trec", "w") as fh:
-                hits = {
-                    q: [Hit(d, s, r) for r, (d, s) in enumerate(docs.items(), start=1)]
-                    for q, docs in run.items()
-                }
-                write_run(fh, hits, f"lucene-hybrid-{safe}")
+                write_scored_run(fh, run, f"lucene-hybrid-{safe}")
     rows = []
     for cfg in parsed:
         ev = evals[cfg.name]

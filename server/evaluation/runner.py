@@ -10,6 +10,7 @@ from lucene_hybrid.indexing.errors import LuceneHybridError
 
 from .. import fusion
 from ..hybrid import DEFAULT_EF_SEARCH, HybridSearcher
+from ..runfile import ranked_scores
 from ..types import DEFAULT_ALPHA, DEFAULT_FUSION, DEFAULT_NORMALIZATION, Scored
 from .metrics import Run
 
@@ -122,15 +123,7 @@ def rank(config: Config, lists: Lists, k: int) -> list[tuple[str, float]]:
 
 def make_run(config: Config, candidates: Mapping[str, Lists], k: int) -> Run:
     """``{qid: {docid: score}}`` for every topic, with scores strictly decreasing by rank."""
-    from ..runfile import trec_scores
-    from ..types import Hit
-
-    run: Run = {}
-    for qid, lists in candidates.items():
-        ranked = rank(config, lists, k)
-        hits = [Hit(d, s, r) for r, (d, s) in enumerate(ranked, start=1)]
-        run[qid] = {h.docid: s for h, s in zip(hits, trec_scores(hits), strict=True)}
-    return run
+    return {qid: ranked_scores(rank(config, lists, k)) for qid, lists in candidates.items()}
 
 
 def fuse_runs(
@@ -171,9 +164,5 @@ def fuse_runs(
             )
         else:
             raise LuceneHybridError(f"unknown fusion method {method!r}: use rrf or linear")
-        from ..runfile import trec_scores
-        from ..types import Hit
-
-        hits = [Hit(f.docid, f.score, r) for r, f in enumerate(fused[:k], start=1)]
-        out[qid] = {h.docid: s for h, s in zip(hits, trec_scores(hits), strict=True)}
+        out[qid] = ranked_scores([(f.docid, f.score) for f in fused[:k]])
     return out
