@@ -13,7 +13,7 @@ from .evaluation.formats import read_qrels, read_topics
 from .evaluation.metrics import evaluate
 from .evaluation.presets import Preset, load_preset, preset_names
 from .evaluation.report import write as write_report
-from .evaluation.runner import fuse_runs
+from .evaluation.runner import LocalRetriever, RemoteRetriever, fuse_runs
 from .hybrid import open_index
 from .runfile import read_run, write_scored_run
 
@@ -38,8 +38,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         )
     p = preset or Preset(name="custom", topics=args.topics, qrels=args.qrels)
     topics_path, qrels_path = args.topics or p.topics, args.qrels or p.qrels
-    index = Path(args.index)
-    if not index.exists():
+    if bool(args.index) == bool(args.server):
+        raise LuceneHybridError("give --index DIR, or --server URL with --collection NAME")
+    index = Path(args.index) if args.index else None
+    if index is not None and not index.exists():
         corpus = args.corpus or p.corpus or "CORPUS"
         raise LuceneHybridError(
             f"no index at {index}: build it first with "
@@ -57,14 +59,25 @@ def cmd_eval(args: argparse.Namespace) -> int:
         tune = Split(Path(tq).name, read_topics(tt), read_qrels(tq))
     configs = [c for c in args.configs.split(",") if c] if args.configs else list(DEFAULT_CONFIGS)
     configs = _merge_params(configs)
-    searcher = open_index(index, load_query_encoder=any(c != "bm25" for c in configs))
+    searcher = None
+    if index is not None:
+        searcher = open_index(index, load_query_encoder=any(c != "bm25" for c in configs))
+        retriever: LocalRetriever | RemoteRetriever = LocalRetriever(searcher, args.threads)
+        where = str(index)
+    else:
+        if not args.collection:
+            raise LuceneHybridError("--server needs --collection NAME")
+        retriever = RemoteRetriever(
+            args.server, args.collection, os.environ.get("LUCENE_HYBRID_API_KEY")
+        )
+        where = f"{args.server} collection {args.collection}"
     try:
         out_dir = Path(args.output_dir or f"eval-{p.name}")
         result = run_experiment(
-            searcher,
+            retriever,
             test,
             name=p.name,
-            index=str(index),
+            index=where,
             configs=configs,
             baseline=args.baseline,
             metrics=tuple(p.metrics),
@@ -73,11 +86,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
             sweep=args.sweep,
             tune=tune,
             out_dir=out_dir,
-            threads=args.threads,
             description=p.description,
         )
     finally:
-        searcher.close()
+        if searcher is not None:
+            searcher.close()
     files = write_report(result, out_dir)
     print(f"{p.name}: {result['queries']} judged queries, k={args.k} ({p.description})\n")
     print(_table(result))
@@ -138,7 +151,11 @@ def cmd_fuse(args: argparse.Namespace) -> int:
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="evaluate configurations on a benchmark (preset or files)")
     p.add_argument("--preset", default=None, help=f"one of: {', '.join(preset_names())}")
-    p.add_argument("--index", required=True, help="index directory (lucene-hybrid or Pyserini)")
+    p.add_argument("--index", default=None, help="index directory (lucene-hybrid or Pyserini)")
+    p.add_argument("--server", default=None, help="or a running server, e.g. http://127.0.0.1:8000")
+    p.add_argument(
+        "--collection", default=None, help="collection on --server (key: LUCENE_HYBRID_API_KEY)"
+    )
     p.add_argument("--topics", default=None, help="override the preset's topics")
     p.add_argument("--qrels", default=None, help="override the preset's qrels")
     p.add_argument("--corpus", default=None, help="corpus path, for the build hint")

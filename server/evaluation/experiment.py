@@ -5,21 +5,30 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from lucene_hybrid.indexing.errors import LuceneHybridError
 
-from ..hybrid import HybridSearcher
 from ..runfile import write_scored_run
 from .formats import Qrels
 from .metrics import Evaluation, evaluate
-from .runner import Config, Lists, make_run, retrieve
+from .runner import Config, Lists, make_run
 from .significance import paired_test
 
 DEFAULT_CONFIGS = ("bm25", "dense", "default", "rrf", "linear")
 SWEEP_RRF_K = (1, 5, 10, 20, 40, 60, 100, 200, 500)
 SWEEP_ALPHA = tuple(round(0.1 * i, 1) for i in range(11))
 SWEEP_DEPTH = (10, 20, 50, 100, 200, 500, 1000)
+
+
+class Retriever(Protocol):
+    """Where candidates come from: an index in this process, or a running server."""
+
+    has_dense: bool
+
+    def candidates(
+        self, topics: Mapping[str, str], depth: int, dense: bool
+    ) -> dict[str, Lists]: ...
 
 
 @dataclass(frozen=True)
@@ -58,7 +67,7 @@ def _curve(
 
 
 def run_experiment(
-    searcher: HybridSearcher,
+    retriever: Retriever,
     test: Split,
     *,
     name: str,
@@ -71,7 +80,6 @@ def run_experiment(
     sweep: bool = False,
     tune: Split | None = None,
     out_dir: Path | None = None,
-    threads: int = 2,
     description: str = "",
 ) -> dict[str, Any]:
     """Evaluate configurations; write one TREC run per configuration into ``out_dir``.
@@ -84,10 +92,10 @@ def run_experiment(
     if baseline not in names:
         raise LuceneHybridError(f"baseline {baseline!r} is not one of the configurations {names}")
     need_dense = any(c.mode != "bm25" for c in parsed)
-    if need_dense and searcher.encoder is None:
+    if need_dense and not retriever.has_dense:
         raise LuceneHybridError("this index has no query encoder: evaluate with --configs bm25")
     depth = max([k, *(c.depth for c in parsed)] + ([max(SWEEP_DEPTH)] if sweep else []))
-    cands = retrieve(searcher, test.topics, depth, dense=need_dense, threads=threads)
+    cands = retriever.candidates(test.topics, depth, need_dense)
     metrics = tuple(metrics)
     evals: dict[str, Evaluation] = {}
     for cfg in parsed:
@@ -134,25 +142,22 @@ def run_experiment(
             "rrf depth": _curve(rrf, "depth", SWEEP_DEPTH, cands, test, k, m0, level),
         }
     if tune is not None and need_dense:
-        result["tuning"] = _tune(
-            searcher, tune, cands, test, k, metrics[0], relevance_level, threads
-        )
+        result["tuning"] = _tune(retriever, tune, cands, test, k, metrics[0], relevance_level)
     return result
 
 
 def _tune(
-    searcher: HybridSearcher,
+    retriever: Retriever,
     tune: Split,
     test_cands: Mapping[str, Lists],
     test: Split,
     k: int,
     metric: str,
     level: int,
-    threads: int,
 ) -> dict[str, Any]:
     """Pick RRF k and linear alpha on the tuning split; report the test score of each choice."""
     topics = {q: t for q, t in tune.topics.items() if q in tune.qrels}
-    cands = retrieve(searcher, topics, max(k, 100), threads=threads)
+    cands = retriever.candidates(topics, max(k, 100), True)
     split = Split(tune.name, topics, tune.qrels)
     choices = []
     for family, base, field, values in (

@@ -29,6 +29,14 @@ def markdown(result: dict[str, Any]) -> str:
         first = row["vs_baseline"].get(metrics[0])
         wl = f"{first['wins']}/{first['losses']}" if first and row["name"] != base else "-"
         lines.append(f"| {row['name']} | " + " | ".join(cells) + f" | {wl} |")
+    if any(row["name"] == "default" for row in result["rows"]):
+        lines += [
+            "",
+            "`default` is the product's default hybrid ranking (z-score linear fusion, alpha "
+            "0.7): the one setting found that beats both single retrievers on SciFact and "
+            "NFCorpus and stays above dense on the DL19/DL20 pools (README, 'Choosing the "
+            "default fusion').",
+        ]
     if result.get("sweep"):
         lines += [
             "",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from typing import Any
 
 from lucene_hybrid.indexing.errors import LuceneHybridError
 
@@ -101,6 +102,69 @@ def retrieve(
     with ThreadPoolExecutor(max_workers=max(threads, 1)) as pool:
         results = list(pool.map(one, range(len(qids))))
     return dict(zip(qids, results, strict=True))
+
+
+class LocalRetriever:
+    """Candidates from an index opened in this process."""
+
+    def __init__(self, searcher: HybridSearcher, threads: int = 2):
+        self.searcher = searcher
+        self.threads = threads
+        self.has_dense = searcher.encoder is not None and searcher.dense is not None
+
+    def candidates(self, topics: Mapping[str, str], depth: int, dense: bool) -> dict[str, Lists]:
+        return retrieve(self.searcher, topics, depth, dense=dense, threads=self.threads)
+
+
+class RemoteRetriever:
+    """Candidates from a collection on a running `lucene-hybrid serve`, via batch search."""
+
+    BATCH = 100
+
+    def __init__(self, url: str, collection: str, api_key: str | None = None, client: Any = None):
+        import httpx
+
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = client or httpx.Client(
+            base_url=url.rstrip("/"), headers=headers, timeout=300
+        )
+        self._path = f"/v1/collections/{collection}"
+        info = self._get(self._path)
+        self.has_dense = info["manifest"]["encoder"]["kind"] != "precomputed"
+
+    def _get(self, path: str) -> dict:
+        r = self._client.get(path)
+        if r.status_code != 200:
+            raise LuceneHybridError(f"GET {path}: {r.status_code} {r.text[:300]}")
+        return r.json()  # type: ignore[no-any-return]
+
+    def _search(self, searches: list[dict]) -> list[list[Scored]]:
+        out: list[list[Scored]] = []
+        for i in range(0, len(searches), self.BATCH):
+            r = self._client.post(
+                f"{self._path}/search/batch", json={"searches": searches[i : i + self.BATCH]}
+            )
+            if r.status_code != 200:
+                raise LuceneHybridError(f"batch search: {r.status_code} {r.text[:300]}")
+            for res in r.json()["results"]:
+                out.append([Scored(h["id"], h["score"]) for h in res["hits"]])
+        return out
+
+    def candidates(self, topics: Mapping[str, str], depth: int, dense: bool) -> dict[str, Lists]:
+        qids = [q for q in topics if topics[q].strip()]
+        common = {"k": depth, "include_text": False}
+        bm25 = self._search([{"query": topics[q], "mode": "bm25", **common} for q in qids])
+        result: dict[str, Lists] = {q: {"bm25": []} for q in topics}
+        for q, hits in zip(qids, bm25, strict=True):
+            result[q]["bm25"] = hits
+        if dense and self.has_dense:
+            ef = max(DEFAULT_EF_SEARCH, depth)
+            searches = [
+                {"query": topics[q], "mode": "dense", "ef_search": ef, **common} for q in qids
+            ]
+            for q, hits in zip(qids, self._search(searches), strict=True):
+                result[q]["dense"] = hits
+        return result
 
 
 def rank(config: Config, lists: Lists, k: int) -> list[tuple[str, float]]:

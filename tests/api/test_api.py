@@ -375,3 +375,35 @@ def test_overload_gets_503_with_retry_after(tmp_path):
         assert refused.headers["retry-after"] == "1"
         assert refused.json()["error"]["type"] == "overloaded"
         assert c.get("/healthz").status_code == 200  # operations stay outside the queue
+
+
+def test_eval_against_a_running_collection_matches_local(client):
+    """`lucene-hybrid eval --server`: candidates over HTTP give the same metrics as in-process."""
+    from lucene_hybrid.server.evaluation.experiment import Split, run_experiment
+    from lucene_hybrid.server.evaluation.runner import LocalRetriever, RemoteRetriever
+    from lucene_hybrid.server.hybrid import open_index
+
+    topics = {"1": "which star pulls the sea up and down", "2": "sourdough starter", "3": "  "}
+    qrels = {"1": {"tides": 1}, "2": {"bread": 2}, "3": {"rrf": 1}}
+    split = Split("t", topics, qrels)
+    remote = RemoteRetriever("http://testserver", "demo", client=client)
+    path = client.get(DEMO).json()["path"]
+    local_searcher = open_index(path)
+    try:
+        results = [
+            run_experiment(
+                r,
+                split,
+                name="x",
+                index="x",
+                configs=("bm25", "dense", "default"),
+                metrics=("nDCG@10", "MRR@10"),
+                k=10,
+            )
+            for r in (remote, LocalRetriever(local_searcher))
+        ]
+    finally:
+        local_searcher.close()
+    means = [[row["mean"] for row in res["rows"]] for res in results]
+    assert means[0] == means[1]
+    assert means[0][0]["MRR@10"] == pytest.approx(2 / 3)  # two of three queries: tides/bread first
