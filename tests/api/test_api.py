@@ -407,3 +407,18 @@ def test_eval_against_a_running_collection_matches_local(client):
     means = [[row["mean"] for row in res["rows"]] for res in results]
     assert means[0] == means[1]
     assert means[0][0]["MRR@10"] == pytest.approx(2 / 3)  # two of three queries: tides/bread first
+
+
+def test_reads_can_require_a_key_too(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from lucene_hybrid.server.api.app import create_app
+    from lucene_hybrid.server.settings import load_settings
+
+    settings = load_settings(
+        data_dir=tmp_path, demo_collection=False, api_keys="k1", read_requires_key=True
+    )
+    with TestClient(create_app(settings)) as c:
+        assert error_of(c.get("/v1/collections"), 401)["type"] == "unauthorized"
+        assert c.get("/v1/collections", headers={"Authorization": "Bearer k1"}).status_code == 200
+        assert c.get("/healthz").status_code == 200  # probes stay open
