@@ -1,0 +1,43 @@
+"""Schemathesis against the server's own OpenAPI spec on loopback: no input gives a 5xx."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_server_e2e import Server, free_port  # same folder: pytest puts it on sys.path
+
+pytestmark = pytest.mark.slow
+
+ST = str(Path(sys.executable).with_name("st"))
+
+
+def test_no_server_errors_under_schema_fuzzing(tmp_path):
+    srv = Server(tmp_path / "data", free_port()).start()
+    try:
+        out = subprocess.run(
+            [
+                ST,
+                "run",
+                f"{srv.url}/openapi.json",
+                "--checks",
+                "not_a_server_error",
+                "--max-examples",
+                "10",
+                "--seed",
+                "20261126",
+                "--workers",
+                "2",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            cwd=tmp_path,  # schemathesis writes a cache folder where it runs
+        )
+    finally:
+        srv.stop()
+    summary = out.stdout[-3000:]
+    assert out.returncode == 0, summary
+    assert "passed" in summary and " failed" not in summary.split("Test cases:")[-1], summary
