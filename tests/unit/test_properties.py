@@ -1,0 +1,66 @@
+"""Property-based tests (hypothesis) of the fusion functions and the corpus readers."""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import json
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lucene_hybrid.indexing.corpus import read_corpus
+from lucene_hybrid.server.fusion import linear, rrf
+from lucene_hybrid.server.types import Scored
+
+docids = st.text(alphabet="abcdefgh", min_size=1, max_size=3)
+scores = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
+
+
+@st.composite
+def ranked_list(draw):
+    ids = draw(st.lists(docids, unique=True, max_size=20))
+    values = sorted(draw(st.lists(scores, min_size=len(ids), max_size=len(ids))), reverse=True)
+    return [Scored(d, s) for d, s in zip(ids, values, strict=True)]
+
+
+@given(ranked_list(), ranked_list(), st.floats(0, 100), st.floats(0, 5), st.floats(0, 5))
+def test_rrf_properties(a, b, k, w1, w2):
+    before = copy.deepcopy((a, b))
+    out = rrf({"bm25": a, "dense": b}, k=k, weights={"bm25": w1, "dense": w2})
+    assert (a, b) == before  # inputs untouched
+    assert {f.docid for f in out} == {h.docid for h in a} | {h.docid for h in b}
+    assert all(x.score >= y.score for x, y in zip(out, out[1:], strict=False))
+    assert all(0 <= f.score <= (w1 + w2) / (k + 1) + 1e-12 for f in out)
+
+
+@given(ranked_list(), ranked_list(), st.floats(0, 1), st.sampled_from(["minmax", "zscore"]))
+def test_linear_properties(a, b, alpha, norm):
+    out = linear({"bm25": a, "dense": b}, {"bm25": 1 - alpha, "dense": alpha}, normalization=norm)
+    assert {f.docid for f in out} == {h.docid for h in a} | {h.docid for h in b}
+    assert all(x.score >= y.score for x, y in zip(out, out[1:], strict=False))
+    if norm == "minmax":
+        assert all(-1e-9 <= f.score <= 1 + 1e-9 for f in out)
+    for f in out:  # provenance is the input rank and score
+        for name, (rank, score) in f.sources.items():
+            src = a if name == "bm25" else b
+            assert src[rank - 1] == Scored(f.docid, score)
+
+
+text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=50)
+doc_id = st.text(
+    st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), min_size=1, max_size=20
+).filter(str.strip)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(doc_id, text, text), max_size=10), st.booleans())
+def test_beir_reader_round_trip(tmp_path_factory, rows, gz):
+    path = tmp_path_factory.mktemp("c") / ("c.jsonl.gz" if gz else "c.jsonl")
+    lines = "".join(json.dumps({"_id": i, "title": t, "text": x}) + "\n" for i, t, x in rows)
+    path.write_bytes(gzip.compress(lines.encode()) if gz else lines.encode())
+    if not rows:
+        return
+    docs = list(read_corpus(path, "beir"))
+    assert [d.docid for d in docs] == [i for i, _, _ in rows]
+    assert [d.text for d in docs] == [f"{t} {x}" if t else x for _, t, x in rows]
