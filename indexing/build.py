@@ -234,11 +234,8 @@ def _build(
 ) -> BuildReport:
     precomputed = opts.encoder.kind == "precomputed"
     if encoder is None:
-        encoder = (
-            load_encoder(opts.encoder, batch_size=opts.batch_size)
-            if not precomputed
-            else load_encoder(opts.encoder)
-        )
+        kwargs = {} if precomputed else {"batch_size": opts.batch_size}
+        encoder = load_encoder(opts.encoder, **kwargs)
     lucene_writer.versions()  # starts the JVM now: fail before reading a large corpus
 
     stats = ReadStats()

@@ -37,6 +37,7 @@ from lucene_hybrid.indexing.manifest import (
 from .hybrid import HybridSearcher
 from .lucene_search import Bm25Searcher, DenseSearcher
 from .types import Hit, SearchParams
+from .wal import WriteAheadLog
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +116,6 @@ class Collection:
             encoder,
             owns_handles=False,
         )
-        from .wal import WriteAheadLog
-
         self.wal = WriteAheadLog(path / WAL_FILE)
         self._recover()
         self._last_commit = time.monotonic()

@@ -34,7 +34,11 @@ class Searcher(Protocol):
     """What the CLI and the API need from a searcher."""
 
     def search(
-        self, query: str | None, params: SearchParams, vector: Sequence[float] | None = None
+        self,
+        query: str | None,
+        params: SearchParams,
+        vector: Sequence[float] | None = None,
+        timings: dict[str, float] | None = None,
     ) -> list[Hit]: ...
 
     def batch_search(

@@ -30,26 +30,13 @@ from ..collection import DocumentError, StorageError
 from ..registry import CollectionExists, CollectionNotFound, InvalidName, Registry
 from ..settings import ServerSettings
 from ..types import SearchParamError
+from .errors import LimitExceeded, Unauthorized
 from .metrics import Metrics
 from .routes import router
 
 log = logging.getLogger("lucene_hybrid.server")
 
 DEMO_CORPUS = Path(__file__).resolve().parents[1] / "demo" / "corpus.jsonl"
-
-
-class LimitExceeded(LuceneHybridError):
-    """A request is over a configured limit (body size, batch size, k, query length...)."""
-
-    def __init__(self, message: str, status: int = 413):
-        super().__init__(message)
-        self.status = status
-
-
-class Unauthorized(LuceneHybridError):
-    def __init__(self, message: str, status: int = 401):
-        super().__init__(message)
-        self.status = status
 
 
 _STATUS: list[tuple[type[Exception], int, str]] = [

@@ -12,10 +12,11 @@ from fastapi.concurrency import run_in_threadpool
 
 from ..collection import Collection, DocIn
 from ..filters import filter_json
-from ..registry import Registry, check_name
+from ..registry import CollectionNotFound, Registry, check_name
 from ..settings import ServerSettings
 from ..types import SearchParams
 from . import models as m
+from .errors import LimitExceeded, Unauthorized
 
 router = APIRouter()
 
@@ -32,8 +33,6 @@ def get_registry(request: Request) -> Registry:
 
 
 def _check_key(request: Request, settings: ServerSettings) -> None:
-    from .app import Unauthorized
-
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
@@ -72,8 +71,6 @@ ERRORS: dict[int | str, dict[str, object]] = {
 
 
 def _limit(ok: bool, message: str, status: int = 413) -> None:
-    from .app import LimitExceeded
-
     if not ok:
         raise LimitExceeded(message, status)
 
@@ -192,8 +189,6 @@ def get_documents(body: m.GetRequest, coll: Coll, settings: Settings) -> m.Docum
     dependencies=[Depends(require_read)],
 )
 def get_document(doc_id: str, coll: Coll, with_vectors: bool = False) -> m.DocumentOut:
-    from ..registry import CollectionNotFound
-
     docs = coll.get([doc_id], with_vectors=with_vectors)
     if not docs:
         raise CollectionNotFound(f"no document {doc_id[:80]!r} in collection {coll.name!r}")
