@@ -236,7 +236,7 @@ def _build(
     if encoder is None:
         kwargs = {} if precomputed else {"batch_size": opts.batch_size}
         encoder = load_encoder(opts.encoder, **kwargs)
-    lucene_writer.versions()  # starts the JVM now: fail before reading a large corpus
+    engine = lucene_writer.versions()  # starts the JVM now: fail before reading a large corpus
 
     stats = ReadStats()
     t0 = time.perf_counter()
@@ -306,7 +306,7 @@ def _build(
         versions={
             "lucene_hybrid": pkg_version("lucene-hybrid"),
             "pyserini": pkg_version("pyserini"),
-            **lucene_writer.versions(),
+            **engine,
         },
         timings={
             "read_s": round(read_s, 3),
