@@ -15,7 +15,7 @@ import time
 
 import httpx
 
-from lucene_hybrid.server.topics import read_topics
+from lucene_hybrid.server.evaluation.formats import read_topics
 
 
 def main() -> None:

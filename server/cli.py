@@ -17,10 +17,10 @@ from lucene_hybrid.indexing.encoders import EncoderSpec
 from lucene_hybrid.indexing.errors import LuceneHybridError
 from lucene_hybrid.indexing.manifest import Bm25Settings, HnswSettings
 
+from .evaluation.formats import read_topics
 from .filters import filter_json, parse_filter
 from .hybrid import open_index
 from .runfile import write_run
-from .topics import read_topics
 from .types import DEFAULT_ALPHA, DEFAULT_FUSION, DEFAULT_NORMALIZATION, Hit, SearchParams
 
 log = logging.getLogger("lucene_hybrid")
@@ -309,7 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("search", help="search an index: one query, or a topic file to a run file")
     p.add_argument("query", nargs="?", default=None, help="query text")
     p.add_argument("--index", required=True)
-    p.add_argument("--topics", default=None, help="BEIR queries.jsonl or qid<TAB>text tsv (.gz ok)")
+    p.add_argument(
+        "--topics", default=None, help="qid<TAB>text tsv, BEIR queries.jsonl (.gz ok), TREC topics"
+    )
     p.add_argument("--output", default=None, help="TREC run file to write")
     p.add_argument("--tag", default=None, help="run tag (6th column)")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
