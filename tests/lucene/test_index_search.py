@@ -143,6 +143,23 @@ def test_failed_build_leaves_nothing(tmp_path, minilm):
     assert list(tmp_path.iterdir()) == [corpus]
 
 
+def _build_precomputed(corpus, index, dim, hnsw=None) -> None:
+    """Index a jsonl corpus whose documents carry their own "vector" field."""
+    from lucene_hybrid.indexing.corpus import JsonlFields
+
+    build_index(
+        BuildOptions(
+            corpus=corpus,
+            index=index,
+            fmt="jsonl",
+            fields=JsonlFields(vector="vector"),
+            encoder=EncoderSpec(kind="precomputed", model="precomputed", dim=dim),
+            hnsw=hnsw or HnswSettings(),
+            progress=False,
+        )
+    )
+
+
 def _unit(rows: np.ndarray) -> np.ndarray:
     return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
@@ -160,18 +177,8 @@ def test_hnsw_recall_against_exact_search(tmp_path, int8, floor):
         for i, v in enumerate(vecs):
             fh.write(json.dumps({"id": f"v{i}", "text": f"doc {i}", "vector": v.tolist()}) + "\n")
     index = tmp_path / "idx"
-    from lucene_hybrid.indexing.corpus import JsonlFields
-
-    build_index(
-        BuildOptions(
-            corpus=corpus,
-            index=index,
-            fmt="jsonl",
-            fields=JsonlFields(vector="vector"),
-            encoder=EncoderSpec(kind="precomputed", model="precomputed", dim=dim),
-            hnsw=HnswSettings(M=16, ef_construction=100, quantize_int8=int8),
-            progress=False,
-        )
+    _build_precomputed(
+        corpus, index, dim, HnswSettings(M=16, ef_construction=100, quantize_int8=int8)
     )
     assert read_manifest(index).hnsw.quantize_int8 is int8
     s = open_index(index)
@@ -200,21 +207,10 @@ def test_metadata_backfill_leaves_bm25_scores_unchanged(tmp_path, demo_corpus):
             meta = {"topic": r["metadata"]["topic"]} if i % 2 else {}
             a.write(json.dumps({**base, **meta}) + "\n")
             b.write(json.dumps(base) + "\n")
-    from lucene_hybrid.indexing.corpus import JsonlFields
-
     searchers = []
     for corpus in (with_meta, without):
         index = tmp_path / corpus.stem
-        build_index(
-            BuildOptions(
-                corpus=corpus,
-                index=index,
-                fmt="jsonl",
-                fields=JsonlFields(vector="vector"),
-                encoder=EncoderSpec(kind="precomputed", model="precomputed", dim=8),
-                progress=False,
-            )
-        )
+        _build_precomputed(corpus, index, 8)
         searchers.append(open_index(index))
     assert read_manifest(tmp_path / "with").counts["with_metadata"] == len(rows) // 2
     params = SearchParams(mode="bm25", k=10, fetch_docs=False)
