@@ -91,6 +91,13 @@ class LuceneStore:
         self._java.Store.commit(self.bm25)
         self._java.Store.commit(self.hnsw)
 
+    def rollback(self) -> None:
+        """Discard every change since the last commit and close both halves (reopen after)."""
+        try:
+            self._java.Store.rollback(self.bm25)
+        finally:
+            self._java.Store.rollback(self.hnsw)
+
     def backfill_metadata(self) -> int:
         """Make metadata stored by Anserini's batch indexers filterable; returns docs rewritten."""
         return int(self._java.Store.backfillMetadata(self.bm25, self.hnsw))

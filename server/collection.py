@@ -4,6 +4,11 @@ Writes are serialized per collection: each batch is appended to the write-ahead 
 applied to both Lucene halves, and made visible (NRT refresh) before it is acknowledged.
 Lucene commits happen every ``commit_interval_s`` (and on close); the log is truncated after
 each commit and replayed on open, so an acknowledged write survives ``kill -9``.
+
+A batch that fails to apply (a Lucene error, the JVM out of heap) is undone whole: both halves
+roll back to their last commit, the failed record leaves the log, and the log is replayed.
+Both halves are refreshed together under a lock that readers share, so a read never sees a
+document's text from one version and its vector from another.
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ import logging
 import shutil
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,6 +78,45 @@ class DocOut:
     vector: list[float] | None = None
 
 
+class ReadWriteLock:
+    """Many readers or one writer; a waiting writer holds back new readers (no starvation)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writer = False
+        self._writers_waiting = 0
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        with self._cond:
+            while self._writer or self._writers_waiting:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if not self._readers:
+                    self._cond.notify_all()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._cond:
+            self._writers_waiting += 1
+            while self._writer or self._readers:
+                self._cond.wait()
+            self._writers_waiting -= 1
+            self._writer = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer = False
+                self._cond.notify_all()
+
+
 def _b64(vectors: np.ndarray) -> list[str]:
     return [
         base64.b64encode(np.ascontiguousarray(v, dtype="<f4").tobytes()).decode() for v in vectors
@@ -107,6 +152,7 @@ class Collection:
         if encoder is not None:
             self.manifest.check_encoder(encoder.spec, encoder.dim)
         self.encoder = encoder
+        self._view = ReadWriteLock()
         self.store = LuceneStore(path, self.manifest)
         self.dense = DenseSearcher(self.store.hnsw, self.manifest.dim, self.manifest.hnsw.field)
         self.searcher = HybridSearcher(
@@ -115,10 +161,18 @@ class Collection:
             self.dense,
             encoder,
             owns_handles=False,
+            snapshot=self._view.shared,
         )
         self.wal = WriteAheadLog(path / WAL_FILE)
         self._recover()
         self._last_commit = time.monotonic()
+
+    def _reopen_store(self) -> None:
+        """Open both halves afresh (after a rollback) and point the searchers at them."""
+        self.store = LuceneStore(self.path, self.manifest)
+        self.dense = DenseSearcher(self.store.hnsw, self.manifest.dim, self.manifest.hnsw.field)
+        self.searcher.bm25 = Bm25Searcher(self.store.bm25, self.manifest.bm25.field)
+        self.searcher.dense = self.dense
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -248,7 +302,14 @@ class Collection:
     def _write(self, record: dict[str, Any]) -> None:
         with self._write_lock:
             if self._closed:
-                raise LuceneHybridError(f"collection '{self.name}' is closed")
+                raise StorageError(f"collection '{self.name}' is closed; restart the server")
+            if not self.wal.still_linked():
+                raise StorageError(
+                    f"collection '{self.name}': its directory {self.path} was removed or "
+                    "replaced while the server was running, so writes are refused (searches "
+                    "still see the data as it was); restart the server or delete the collection"
+                )
+            offset = self.wal.tell()
             try:
                 self.wal.append(record)
             except OSError as exc:
@@ -256,14 +317,43 @@ class Collection:
                     f"collection '{self.name}': the write was not accepted, nothing changed "
                     f"({exc.strerror or exc}); free space or fix permissions on {self.path}"
                 ) from exc
-            self._apply(record)
-            self.store.refresh()
+            try:
+                self._apply(record)
+                with self._view.exclusive():
+                    self.store.refresh()
+            except Exception:
+                self._undo(offset)
+                raise
             if time.monotonic() - self._last_commit >= self.commit_interval_s:
                 self._commit_locked()
 
+    def _undo(self, offset: int) -> None:
+        """Undo a batch that failed part-way: roll back to the last commit, replay the rest."""
+        log.warning("collection %s: a write failed to apply; rolling it back", self.name)
+        with self._view.exclusive():
+            try:
+                self.store.rollback()
+                self.wal.truncate_to(offset)
+                self._reopen_store()
+                for record in self.wal.replay():
+                    self._apply(record)
+                self.store.refresh()
+            except Exception as exc:
+                self._closed = True  # no writes on a half-recovered collection
+                log.exception("collection %s: recovery after a failed write failed", self.name)
+                raise StorageError(
+                    f"collection '{self.name}': a write failed and so did its rollback; "
+                    "the collection refuses writes until the server restarts (acknowledged "
+                    "writes are in its log and are replayed then)"
+                ) from exc
+
     def _commit_locked(self) -> None:
-        self.store.commit()
-        self.wal.truncate()
+        """Commit both halves, then empty the log; a failure keeps the log (and logs why)."""
+        try:
+            self.store.commit()
+            self.wal.truncate()
+        except Exception:  # the log still holds every acknowledged batch: retried next time
+            log.exception("collection %s: commit failed; the log keeps the writes", self.name)
         self._last_commit = time.monotonic()
 
     def maybe_commit(self) -> None:
@@ -287,13 +377,15 @@ class Collection:
 
     def get(self, ids: Sequence[str], with_vectors: bool = False) -> list[DocOut]:
         """Stored documents by id, in the order asked; absent ids are left out."""
-        found = self.searcher.bm25.fetch(list(ids))
-        out = []
-        for docid in ids:
-            if docid in found:
-                text, metadata = found[docid]
-                vec = self.dense.vector(docid) if with_vectors else None
-                out.append(DocOut(docid, text, metadata, vec.tolist() if vec is not None else None))
+        with self._view.shared():  # text, metadata and vector of one version
+            found = self.searcher.bm25.fetch(list(ids))
+            out = []
+            for docid in ids:
+                if docid in found:
+                    text, metadata = found[docid]
+                    vec = self.dense.vector(docid) if with_vectors else None
+                    vector = vec.tolist() if vec is not None else None
+                    out.append(DocOut(docid, text, metadata, vector))
         return out
 
     def count(self) -> int:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Protocol
 
@@ -59,12 +60,14 @@ class HybridSearcher:
         encoder: Encoder | None,
         *,
         owns_handles: bool = True,
+        snapshot: Callable[[], AbstractContextManager[None]] = nullcontext,
     ):
         self.manifest = manifest
         self.bm25 = bm25
         self.dense = dense
         self.encoder = encoder
         self.owns_handles = owns_handles
+        self.snapshot = snapshot  # held around the Lucene reads of one search
 
     # -- retrieval ---------------------------------------------------------------------------
 
@@ -88,27 +91,30 @@ class HybridSearcher:
             )
         return self.encoder.encode_queries(list(queries))
 
-    def _dense(
+    def _query_vector(
         self,
         query: str | None,
         vector: Sequence[float] | None,
         params: SearchParams,
         timings: dict[str, float],
-    ) -> list[Scored]:
+    ) -> np.ndarray:
         if self.dense is None:
             raise SearchParamError(
                 f"index '{self.manifest.name}' is a BM25-only Pyserini index: use mode bm25"
             )
-        if vector is None:
-            if not query or not query.strip():
-                raise SearchParamError(f"mode {params.mode!r} needs a text query or a vector")
-            t0 = time.perf_counter()
-            qvec = self.query_vectors([query])[0]
-            timings["encode_ms"] = (time.perf_counter() - t0) * 1000
-        else:
-            qvec = check_vectors(
+        if vector is not None:
+            return check_vectors(
                 np.asarray([vector]), self.manifest.dim, self.manifest.hnsw.vectors_normalized
             )[0]
+        if not query or not query.strip():
+            raise SearchParamError(f"mode {params.mode!r} needs a text query or a vector")
+        t0 = time.perf_counter()
+        qvec = self.query_vectors([query])[0]
+        timings["encode_ms"] = (time.perf_counter() - t0) * 1000
+        return qvec
+
+    def _dense(self, qvec: np.ndarray, params: SearchParams) -> list[Scored]:
+        assert self.dense is not None  # _query_vector checked
         depth = params.k if params.mode == "dense" else params.candidate_depth
         ef = params.ef_search or max(DEFAULT_EF_SEARCH, depth)
         return self.dense.search(qvec, depth, ef, params.filter)
@@ -133,15 +139,24 @@ class HybridSearcher:
             Up to ``params.k`` hits, best first, with provenance and (optionally) stored text.
         """
         t = timings if timings is not None else {}
+        qvec = None
+        if params.mode in ("dense", "hybrid"):  # encode before taking the snapshot
+            qvec = self._query_vector(query, vector, params, t)
+        with self.snapshot():
+            return self._search(query, qvec, params, t)
+
+    def _search(
+        self, query: str | None, qvec: np.ndarray | None, params: SearchParams, t: dict[str, float]
+    ) -> list[Hit]:
         lists: dict[str, list[Scored]] = {}
         if params.mode in ("bm25", "hybrid"):
             t0 = time.perf_counter()
             lists["bm25"] = self._bm25(query, params)
             t["bm25_ms"] = (time.perf_counter() - t0) * 1000
-        if params.mode in ("dense", "hybrid"):
+        if qvec is not None:
             t0 = time.perf_counter()
-            lists["dense"] = self._dense(query, vector, params, t)
-            t["dense_ms"] = (time.perf_counter() - t0) * 1000 - t.get("encode_ms", 0.0)
+            lists["dense"] = self._dense(qvec, params)
+            t["dense_ms"] = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
         if params.mode == "hybrid":
             if params.fusion == "rrf":

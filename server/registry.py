@@ -32,6 +32,10 @@ class CollectionExists(LuceneHybridError):
     """A collection by that name already exists."""
 
 
+class CollectionUnavailable(LuceneHybridError):
+    """The collection exists on disk but could not be opened (the reason is in the message)."""
+
+
 class InvalidName(LuceneHybridError, ValueError):
     """A collection name that could escape the data directory or is otherwise unusable."""
 
@@ -107,6 +111,10 @@ class Registry:
         """
         coll = self._collections.get(name)
         if coll is None:
+            if name in self.failed:
+                raise CollectionUnavailable(
+                    f"collection {name!r} could not be opened at startup: {self.failed[name]}"
+                )
             raise CollectionNotFound(f"no collection named {name[:80]!r}")
         return coll
 
@@ -155,11 +163,14 @@ class Registry:
         """Close and remove a collection (an attached one: only its link)."""
         with self._lock:
             coll = self.get(name)
-            coll.close()
+            try:
+                coll.close()
+            except Exception:  # e.g. its directory was removed under us: forget it anyway
+                log.exception("closing collection %s before deleting it failed", name)
             del self._collections[name]
             if coll.path.is_symlink():
                 coll.path.unlink()
-            else:
+            elif coll.path.exists():
                 trash = coll.path.with_name(f".{name}.deleting")
                 coll.path.rename(trash)
                 shutil.rmtree(trash, ignore_errors=True)

@@ -40,6 +40,24 @@ class WriteAheadLog:
             raise
         self.records += 1
 
+    def tell(self) -> int:
+        """The log's current length: pass it to :meth:`truncate_to` to undo later appends."""
+        return self._fh.seek(0, os.SEEK_END)
+
+    def truncate_to(self, offset: int) -> None:
+        """Drop everything after ``offset`` (a record whose batch failed to apply)."""
+        self._fh.truncate(offset)
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self.records = max(self.records - 1, 0)
+
+    def still_linked(self) -> bool:
+        """False when the log file was deleted or replaced under us (its directory removed)."""
+        try:
+            return os.path.samestat(os.fstat(self._fh.fileno()), os.stat(self.path))
+        except FileNotFoundError:
+            return False
+
     def replay(self) -> Iterator[dict[str, Any]]:
         """Records in order; a torn final line is skipped (it was never acknowledged)."""
         with open(self.path, "rb") as fh:

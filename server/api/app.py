@@ -27,7 +27,13 @@ from lucene_hybrid.indexing.errors import (
 )
 
 from ..collection import DocumentError, StorageError
-from ..registry import CollectionExists, CollectionNotFound, InvalidName, Registry
+from ..registry import (
+    CollectionExists,
+    CollectionNotFound,
+    CollectionUnavailable,
+    InvalidName,
+    Registry,
+)
 from ..settings import ServerSettings
 from ..types import SearchParamError
 from .errors import LimitExceeded, Unauthorized
@@ -50,7 +56,10 @@ _STATUS: list[tuple[type[Exception], int, str]] = [
     (CorpusError, 400, "invalid_corpus"),
     (IndexBuildError, 409, "index_unavailable"),
     (StorageError, 507, "insufficient_storage"),
+    (CollectionUnavailable, 503, "collection_unavailable"),
 ]
+
+JAVA_OOM = "java.lang.OutOfMemoryError"
 
 
 def error_response(status: int, kind: str, message: str, **headers: str) -> JSONResponse:
@@ -195,6 +204,14 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if getattr(exc, "classname", None) == JAVA_OOM:  # a jnius.JavaException
+            log.error("JVM out of heap on %s %s", request.method, request.url.path)
+            return error_response(
+                503,
+                "out_of_memory",
+                "the search engine ran out of memory for this request (nothing was changed): "
+                "ask for fewer results or smaller batches, or raise jvm_heap",
+            )
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return error_response(500, "internal_error", "internal error; see the server log")
 

@@ -66,7 +66,7 @@ Settings = Annotated[ServerSettings, Depends(get_settings)]
 Reg = Annotated[Registry, Depends(get_registry)]
 Coll = Annotated[Collection, Depends(get_collection)]
 ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": m.ErrorBody} for code in (400, 401, 403, 404, 409, 413, 422, 503)
+    code: {"model": m.ErrorBody} for code in (400, 401, 403, 404, 409, 413, 422, 503, 507)
 }
 
 

@@ -78,6 +78,23 @@ public final class Store {
     index.manager.maybeRefreshBlocking();
   }
 
+  /**
+   * Throw away every change since the last commit and close the index (writer, searchers,
+   * directory): the caller reopens it and replays its write-ahead log. Safe on a writer that a
+   * tragic error (e.g. OutOfMemoryError) already closed.
+   */
+  public static void rollback(Index index) throws IOException {
+    try {
+      index.manager.close();
+    } finally {
+      try {
+        index.writer.rollback();
+      } finally {
+        index.directory.close();
+      }
+    }
+  }
+
   /** Make applied writes durable (fsync). */
   public static void commit(Index index) throws IOException {
     index.writer.commit();
