@@ -7,6 +7,9 @@ index where a searcher would open it.
 
 from __future__ import annotations
 
+import ctypes
+import errno
+import glob
 import gzip
 import json
 import logging
@@ -189,14 +192,59 @@ def _check_target(opts: BuildOptions) -> None:
         )
 
 
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two directories in one atomic step (Linux renameat2); False where unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    rc = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    if rc != 0:
+        err = ctypes.get_errno()
+        if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+            return False
+        raise OSError(err, os.strerror(err), str(b))
+    return True
+
+
 def _swap_into_place(tmp: Path, target: Path) -> None:
+    """Put the finished build at ``target``: at every instant target is the old or new index."""
+    if target.exists() and _exchange(tmp, target):
+        shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old index
+        return
     old = None
-    if target.exists():
+    if target.exists():  # no atomic exchange here: a two-step swap that _clean_leftovers heals
         old = target.with_name(f".{target.name}.old-{os.getpid()}")
         os.replace(target, old)
     os.replace(tmp, target)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _clean_leftovers(target: Path) -> None:
+    """Remove what killed builds left beside ``target`` (and restore an index mid-swap)."""
+    for path in target.parent.glob(f".{glob.escape(target.name)}.*-*"):
+        kind, _, pid = path.name.rpartition("-")
+        if not pid.isdigit() or _pid_alive(int(pid)):
+            continue
+        if kind.endswith(".old") and not target.exists():
+            os.replace(path, target)  # killed between the two renames: the old index returns
+            log.warning("restored %s from an interrupted swap", target)
+        elif kind.endswith((".old", ".building")):
+            shutil.rmtree(path, ignore_errors=True)
+            log.info("removed %s, left by an interrupted build", path)
 
 
 def build_index(opts: BuildOptions, encoder: Encoder | None = None) -> BuildReport:
@@ -213,9 +261,10 @@ def build_index(opts: BuildOptions, encoder: Encoder | None = None) -> BuildRepo
         LuceneHybridError: for bad corpora, encoders or Lucene failures; nothing is left at
             ``opts.index`` unless the build completed.
     """
+    opts.index.parent.mkdir(parents=True, exist_ok=True)
+    _clean_leftovers(opts.index)
     _check_target(opts)
     started = time.perf_counter()
-    opts.index.parent.mkdir(parents=True, exist_ok=True)
     tmp = opts.index.with_name(f".{opts.index.name}.building-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     staging = tmp / "staging"

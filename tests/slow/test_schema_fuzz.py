@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_server_e2e import Server, free_port  # same folder: pytest puts it on sys.path
+from serverproc import Server  # same folder: pytest puts it on sys.path
 
 pytestmark = pytest.mark.slow
 
@@ -15,7 +15,7 @@ ST = str(Path(sys.executable).with_name("st"))
 
 
 def test_no_server_errors_under_schema_fuzzing(tmp_path):
-    srv = Server(tmp_path / "data", free_port()).start()
+    srv = Server(tmp_path / "data").start()
     try:
         out = subprocess.run(
             [

@@ -2,68 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import httpx
 import pytest
+from serverproc import Server, check_both_halves, free_port  # same folder, on sys.path
 
 pytestmark = pytest.mark.slow
-
-CLI = str(Path(sys.executable).with_name("lucene-hybrid"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, data_dir: Path, port: int, *extra: str):
-        self.data_dir, self.port, self.extra = data_dir, port, extra
-        self.url = f"http://127.0.0.1:{port}"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> Server:
-        env = {
-            **os.environ,
-            "LUCENE_HYBRID_DEMO_COLLECTION": "false",
-            "LUCENE_HYBRID_COMMIT_INTERVAL_S": "30",
-        }
-        self.log = open(self.data_dir.parent / f"server-{self.port}.log", "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [CLI, "serve", "--data-dir", str(self.data_dir), "--port", str(self.port), *self.extra],
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, (
-                self.data_dir.parent / f"server-{self.port}.log"
-            ).read_text()[-3000:]
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        raise AssertionError("server did not become ready")
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(sig)
-        self.proc.wait(timeout=60)
-        self.log.close()
-
-    def post(self, path: str, body: dict) -> httpx.Response:
-        return httpx.post(f"{self.url}{path}", json=body, timeout=60)
 
 
 def test_lifecycle_restart_and_kill9(tmp_path):
@@ -145,7 +90,4 @@ def test_lifecycle_restart_and_kill9(tmp_path):
     finally:
         srv.stop(signal.SIGTERM)
 
-    from lucene_hybrid.indexing.lucene_store import check_index
-
-    for half in ("bm25", "hnsw"):
-        assert check_index(data / "collections" / "e2e" / half) == "clean"
+    check_both_halves(data / "collections" / "e2e")
