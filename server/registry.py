@@ -25,7 +25,10 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
 class CollectionNotFound(LuceneHybridError, KeyError):
-    """No collection by that name."""
+    """No collection (or document) by that name."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
 
 
 class CollectionExists(LuceneHybridError):

@@ -60,6 +60,7 @@ _STATUS: list[tuple[type[Exception], int, str]] = [
 ]
 
 JAVA_OOM = "java.lang.OutOfMemoryError"
+TOO_MANY_CLAUSES = "org.apache.lucene.search.IndexSearcher$TooManyClauses"
 
 
 def error_response(status: int, kind: str, message: str, **headers: str) -> JSONResponse:
@@ -204,7 +205,12 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        if getattr(exc, "classname", None) == JAVA_OOM:  # a jnius.JavaException
+        java_class = getattr(exc, "classname", None)  # set on a jnius.JavaException
+        if java_class == TOO_MANY_CLAUSES:
+            return error_response(
+                422, "invalid_parameter", "the query has too many distinct terms; shorten it"
+            )
+        if java_class == JAVA_OOM:
             log.error("JVM out of heap on %s %s", request.method, request.url.path)
             return error_response(
                 503,

@@ -183,7 +183,7 @@ def get_documents(body: m.GetRequest, coll: Coll, settings: Settings) -> m.Docum
 
 
 @router.get(
-    "/v1/collections/{name}/documents/{doc_id}",
+    "/v1/collections/{name}/documents/{doc_id:path}",
     response_model=m.DocumentOut,
     responses=ERRORS,
     dependencies=[Depends(require_read)],

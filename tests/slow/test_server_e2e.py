@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -44,6 +45,11 @@ def test_lifecycle_restart_and_kill9(tmp_path):
             f"{c}/documents", {"documents": [{"id": "b", "text": "Tide tables for the harbour"}]}
         )
         srv.post(f"{c}/documents/delete", {"ids": ["b"]})
+        for odd in ("%2F", "a/b", "50% off?"):  # GET by id: the path is decoded exactly once
+            srv.post(f"{c}/documents", {"documents": [{"id": odd, "text": "odd id"}]})
+            got = srv.get(f"{c}/documents/{quote(odd, safe='')}")
+            assert got.status_code == 200 and got.json()["id"] == odd, got.text
+            srv.post(f"{c}/documents/delete", {"ids": [odd]})
     finally:
         srv.stop(signal.SIGTERM)
 

@@ -42,6 +42,19 @@ public final class Search {
       new Sort(SortField.FIELD_SCORE, new SortField(ID, SortField.Type.STRING_VAL));
   private static final Set<String> ID_ONLY = Set.of(ID);
 
+  /**
+   * A bag-of-words query has one clause per distinct term, and the server's query-length limit
+   * (4,096 characters by default; one CJK ideograph is one term) can exceed Lucene's default of
+   * 1,024 clauses. Raised once, for the whole JVM.
+   */
+  public static final int MAX_CLAUSES = 1 << 16;
+
+  static {
+    if (IndexSearcher.getMaxClauseCount() < MAX_CLAUSES) {
+      IndexSearcher.setMaxClauseCount(MAX_CLAUSES);
+    }
+  }
+
   private Search() {}
 
   /**

@@ -1,0 +1,227 @@
+"""Hostile and odd input, through the real app: each gets a 200 that means what it says, or a
+4xx with a JSON error body, and never a 500 or a damaged collection."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+C = "/v1/collections"
+DIM = 4
+
+
+@pytest.fixture(scope="module")
+def vecs(client):
+    """A collection of caller-supplied 4-d vectors (no model needed)."""
+    r = client.post(C, json={"name": "hostile", "encoder": {"kind": "precomputed", "dim": DIM}})
+    assert r.status_code == 201, r.text
+    return f"{C}/hostile"
+
+
+def is_json_error(r: httpx.Response, *statuses: int) -> bool:
+    body = r.json()
+    return r.status_code in statuses and set(body["error"]) == {"type", "message"}
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        'lucene AND OR ( " * ~ ^ : vector',
+        "title:lucene contents:(vector OR search)^3",
+        '"unclosed phrase about lucene',
+        "lucene~2 vect* ?earch [a TO z] {b TO c} /regex.*/",
+        "lucene && || ! - + \\ / search",
+        "AND",
+        "(((((",
+        "*",
+    ],
+)
+def test_lucene_query_syntax_is_plain_text(client, query):
+    for mode in ("bm25", "hybrid"):
+        r = client.post(f"{C}/demo/search", json={"query": query, "mode": mode, "k": 5})
+        assert r.status_code == 200, r.text
+    if "lucene" in query:  # the words around the syntax still match as words
+        hits = client.post(f"{C}/demo/search", json={"query": query, "mode": "bm25"}).json()
+        assert hits["hits"], query
+
+
+def test_long_queries(client):
+    limit = client.app.state.settings.limits.max_query_chars
+    # CJK ideographs are one term each: 4,096 distinct terms, over Lucene's 1,024-clause default.
+    terms = "".join(chr(0x4E00 + i) for i in range(limit))
+    words = " ".join(f"w{i:x}" for i in range(limit))[:limit]
+    for query in (terms, words):
+        for mode in ("bm25", "hybrid"):
+            r = client.post(f"{C}/demo/search", json={"query": query, "mode": mode})
+            assert r.status_code == 200, r.text
+    for mode in ("bm25", "hybrid"):
+        r = client.post(f"{C}/demo/search", json={"query": terms, "mode": mode})
+        assert r.status_code == 200, r.text
+    r = client.post(f"{C}/demo/search", json={"query": "x" * (limit + 1)})
+    assert is_json_error(r, 413, 422) and str(limit) in r.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("query", ["", "   ", "\t\n"])
+def test_empty_queries_are_4xx(client, query):
+    for mode in ("bm25", "dense", "hybrid"):
+        r = client.post(f"{C}/demo/search", json={"query": query, "mode": mode})
+        assert is_json_error(r, 422), (mode, r.text)
+
+
+def test_stopword_only_query_finds_nothing_by_bm25(client):
+    r = client.post(f"{C}/demo/search", json={"query": "the of and", "mode": "bm25"})
+    assert r.status_code == 200 and r.json()["hits"] == []
+
+
+ODD_TEXT = [
+    "中文检索 日本語の検索 한국어 검색",  # CJK
+    "البحث الهجين في لوسين",  # RTL
+    "search 🔍🚀 with emoji 👩‍👩‍👧",  # emoji, ZWJ sequence
+    "cafe\u0301 na\u0308ive Z\u0351\u0334a\u0362lgo",  # combining marks
+    "nul\u0000inside and \u0001\u0007\u001b control \x7f chars",  # NUL and controls
+    "\ufeffBOM and \u200b zero-width \u2028 line separator",
+]
+
+
+@pytest.mark.parametrize("text", ODD_TEXT)
+def test_odd_unicode_round_trips_and_is_searchable(client, text):
+    r = client.post(f"{C}/demo/search", json={"query": text, "k": 3})
+    assert r.status_code == 200, r.text
+    docid = f"unicode-{ODD_TEXT.index(text)}"
+    r = client.post(f"{C}/demo/documents", json={"documents": [{"id": docid, "text": text}]})
+    assert r.status_code == 200, r.text
+    got = client.post(f"{C}/demo/documents/get", json={"ids": [docid]}).json()["documents"]
+    assert got[0]["text"] == text  # byte for byte, NUL and all
+    client.post(f"{C}/demo/documents/delete", json={"ids": [docid]})
+
+
+def test_documents_with_no_text(client, vecs):
+    r = client.post(
+        f"{vecs}/documents", json={"documents": [{"id": "empty", "vector": [1, 0, 0, 0]}]}
+    )
+    assert r.status_code == 200, r.text
+    got = client.get(f"{vecs}/documents/empty").json()
+    assert got["text"] == "" and got["metadata"] == {}
+    hits = client.post(f"{vecs}/search", json={"vector": [1, 0, 0, 0], "mode": "dense"}).json()
+    assert hits["hits"][0]["id"] == "empty"
+    # Server-side embedding of an empty text is allowed too (a metadata-only record).
+    r = client.post(f"{C}/demo/documents", json={"documents": [{"id": "blank", "text": ""}]})
+    assert r.status_code == 200, r.text
+    bm25 = client.post(f"{C}/demo/search", json={"query": "blank", "mode": "bm25"}).json()
+    assert "blank" not in {h["id"] for h in bm25["hits"]}
+    client.post(f"{C}/demo/documents/delete", json={"ids": ["blank"]})
+
+
+@pytest.mark.parametrize(
+    "docid",
+    ["a/b/c", "../../etc/passwd", "with space", "ünïcödé-ид-标识", "emoji🔑", "%2F", "q?x=1#f"],
+)
+def test_odd_ids_round_trip(client, vecs, docid):
+    doc = {"id": docid, "text": f"odd id {docid}", "vector": [0, 1, 0, 0]}
+    assert client.post(f"{vecs}/documents", json={"documents": [doc]}).status_code == 200
+    got = client.post(f"{vecs}/documents/get", json={"ids": [docid]}).json()["documents"]
+    assert [d["id"] for d in got] == [docid]
+    if "%" not in docid:  # TestClient decodes the path twice; test_server_e2e covers '%'
+        one = client.get(f"{vecs}/documents/{quote(docid, safe='')}")
+        assert one.status_code == 200 and one.json()["id"] == docid, one.text
+    assert client.post(f"{vecs}/documents/delete", json={"ids": [docid]}).status_code == 200
+    assert client.post(f"{vecs}/documents/get", json={"ids": [docid]}).json()["documents"] == []
+
+
+@pytest.mark.parametrize("docid", ["", "line\nbreak", "tab\tid", "nul\u0000id"])
+def test_unusable_ids_are_4xx(client, vecs, docid):
+    doc = {"id": docid, "text": "x", "vector": [0, 1, 0, 0]}
+    assert is_json_error(client.post(f"{vecs}/documents", json={"documents": [doc]}), 422)
+
+
+def test_metadata_nested_large_and_colliding_keys(client, vecs):
+    metadata = {
+        "id": "not-the-doc-id",
+        "contents": "not the text",
+        "raw": {"nested": {"deeper": [1, {"x": None}]}},
+        "vector": [9, 9, 9],
+        "m.id": "prefix-lookalike",
+        "m#n": 3,
+        "": "empty key",
+        "a.b": "dotted key",
+        "big": list(range(10_000)),
+    }
+    doc = {"id": "meta", "text": "metadata torture", "metadata": metadata, "vector": [0, 0, 1, 0]}
+    r = client.post(f"{vecs}/documents", json={"documents": [doc]})
+    assert r.status_code == 200, r.text
+    got = client.get(f"{vecs}/documents/meta", params={"with_vectors": True}).json()
+    assert got["id"] == "meta" and got["text"] == "metadata torture"
+    assert got["metadata"] == metadata
+    assert got["vector"] == [0.0, 0.0, 1.0, 0.0]  # the real vector, not metadata's
+    search = {"vector": [0, 0, 1, 0], "mode": "dense", "k": 10}
+    # A filter on metadata key "id" reads the metadata, not the document id.
+    hit = client.post(
+        f"{vecs}/search",
+        json={**search, "filter": {"field": "id", "op": "eq", "value": "not-the-doc-id"}},
+    ).json()["hits"]
+    assert [h["id"] for h in hit] == ["meta"]
+    miss = client.post(
+        f"{vecs}/search", json={**search, "filter": {"field": "id", "op": "eq", "value": "meta"}}
+    ).json()["hits"]
+    assert miss == []
+    big = client.post(
+        f"{vecs}/search", json={**search, "filter": {"field": "big", "op": "eq", "value": 9999}}
+    ).json()["hits"]
+    assert [h["id"] for h in big] == ["meta"]
+
+
+@pytest.mark.parametrize(
+    "vector, words",
+    [
+        ([math.nan, 0, 0, 1], "finite"),
+        ([math.inf, 0, 0, 1], "finite"),
+        ([1e39, 0, 0, 1], "overflow"),
+        ([0, 0, 0, 0], "zero"),
+        ([1, 2, 3], "dimension 3"),
+        ([1] * 5000, "dimension 5000"),
+    ],
+)
+def test_bad_vectors_are_4xx_naming_the_problem(client, vecs, vector, words):
+    body = json.dumps({"documents": [{"id": "bad", "vector": vector}]})  # NaN/Infinity literals
+    r = client.post(f"{vecs}/documents", content=body, headers={"content-type": "application/json"})
+    assert is_json_error(r, 422), r.text
+    assert words in r.json()["error"]["message"]
+    q = json.dumps({"vector": vector, "mode": "dense"})
+    r = client.post(f"{vecs}/search", content=q, headers={"content-type": "application/json"})
+    assert is_json_error(r, 422), r.text
+    assert client.post(f"{vecs}/documents/get", json={"ids": ["bad"]}).json()["documents"] == []
+
+
+def test_concurrent_upserts_of_one_id_leave_one_whole_version(client, vecs):
+    errors: list[str] = []
+
+    def upsert(version: int) -> None:
+        for _ in range(5):
+            doc = {
+                "id": "contended",
+                "text": f"version {version}",
+                "metadata": {"v": version},
+                "vector": [1, version, 0, 0],
+            }
+            r = client.post(f"{vecs}/documents", json={"documents": [doc]})
+            if r.status_code != 200:
+                errors.append(r.text)
+
+    before = client.get(f"{vecs}").json()["documents"]
+    threads = [threading.Thread(target=upsert, args=(v,)) for v in range(1, 9)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    got = client.get(f"{vecs}/documents/contended", params={"with_vectors": True}).json()
+    v = got["metadata"]["v"]
+    assert got["text"] == f"version {v}" and round(got["vector"][1] / got["vector"][0]) == v
+    assert client.get(f"{vecs}").json()["documents"] == before + 1  # one document, not eight
+    hits = client.post(f"{vecs}/search", json={"query": "version", "mode": "bm25"}).json()["hits"]
+    assert [h["id"] for h in hits].count("contended") == 1
