@@ -104,8 +104,10 @@ class LuceneStore:
 
     def close(self) -> None:
         """Close both writers (without committing: commit first to keep applied writes)."""
-        self._java.Search.close(self.bm25)
-        self._java.Search.close(self.hnsw)
+        try:
+            self._java.Search.close(self.bm25)
+        finally:
+            self._java.Search.close(self.hnsw)
 
 
 def check_index(path: str | Path) -> str:

@@ -234,6 +234,12 @@ class Collection:
             if self._closed:
                 return
             self._closed = True
+            if not self.wal.still_linked():  # its directory is gone: nothing to commit into
+                try:
+                    self.store.rollback()
+                finally:
+                    self.wal.close()
+                return
             try:
                 self.store.commit()
                 self.wal.truncate()
@@ -321,9 +327,15 @@ class Collection:
                 self._apply(record)
                 with self._view.exclusive():
                     self.store.refresh()
-            except Exception:
+            except Exception as exc:
                 self._undo(offset)
-                raise
+                if getattr(exc, "classname", None) == "java.lang.OutOfMemoryError":
+                    raise  # the API answers 503: retry smaller, or give the JVM more heap
+                reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else repr(exc)
+                raise StorageError(
+                    f"collection '{self.name}': the write failed in Lucene and was rolled back, "
+                    f"nothing changed ({reason})"
+                ) from exc
             if time.monotonic() - self._last_commit >= self.commit_interval_s:
                 self._commit_locked()
 

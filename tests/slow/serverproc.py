@@ -83,6 +83,9 @@ class Server:
     def post(self, path: str, body: dict, **kw: object) -> httpx.Response:
         return httpx.post(f"{self.url}{path}", json=body, timeout=60, **kw)  # type: ignore[arg-type]
 
+    def client_delete(self, path: str) -> httpx.Response:
+        return httpx.delete(f"{self.url}{path}", timeout=60)
+
     def get(self, path: str, **kw: object) -> httpx.Response:
         return httpx.get(f"{self.url}{path}", timeout=60, **kw)  # type: ignore[arg-type]
 

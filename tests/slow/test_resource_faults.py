@@ -1,0 +1,224 @@
+"""Resource faults on a real server process: a full disk, a read-only data directory, a
+collection directory deleted under the server, a JVM heap too small for a request. Each gives a
+clear JSON error, the server stays up for the other collections, and nothing acknowledged is
+lost."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from serverproc import Server, check_both_halves
+
+pytestmark = pytest.mark.slow
+
+C = "/v1/collections"
+DIM = 8
+
+
+def docs(
+    prefix: str, n: int, text_chars: int = 40, start: int = 0, words: str = "lorem ipsum dolor"
+) -> list[dict]:
+    filler = f"{words} " * (text_chars // (len(words) + 1) + 1)
+    return [
+        {
+            "id": f"{prefix}{i}",
+            "text": f"{prefix} doc {i} {filler[:text_chars]}",
+            "metadata": {"n": i},
+            "vector": [1.0, float(i), 0.5, 0, 0, 0, 0, 0],
+        }
+        for i in range(start, start + n)
+    ]
+
+
+def create(srv: Server, name: str) -> None:
+    body = {"name": name, "encoder": {"kind": "precomputed", "dim": DIM}}
+    r = srv.post(C, body)
+    assert r.status_code == 201, r.text
+
+
+def ids_present(srv: Server, name: str, ids: list[str]) -> set[str]:
+    found = set()
+    for start in range(0, len(ids), 1000):  # the server's per-request limit
+        r = srv.post(f"{C}/{name}/documents/get", {"ids": ids[start : start + 1000]})
+        assert r.status_code == 200, r.text
+        found |= {d["id"] for d in r.json()["documents"]}
+    return found
+
+
+def json_error(r, status: int, *words: str) -> str:
+    assert r.status_code == status, r.text[:1000]
+    message = r.json()["error"]["message"]
+    for word in words:
+        assert word in message, message
+    return message
+
+
+def test_full_disk_refuses_writes_and_keeps_acknowledged_ones(tmp_path):
+    data = tmp_path / "data"
+    limit = 3 * 1024 * 1024  # no file the server writes may grow past 3 MB: "the disk is full"
+
+    def fsize_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    srv = Server(data, preexec=fsize_limit).start()  # commits every 30 s: the log grows
+    acknowledged: list[str] = []
+    try:
+        create(srv, "full")
+        create(srv, "other")
+        assert srv.post(f"{C}/other/documents", {"documents": docs("o", 10)}).status_code == 200
+        refused = None
+        for batch in range(100):
+            r = srv.post(
+                f"{C}/full/documents", {"documents": docs("f", 50, 2000, start=batch * 50)}
+            )
+            if r.status_code != 200:
+                refused = r
+                break
+            acknowledged += [f"f{i}" for i in range(batch * 50, batch * 50 + 50)]
+        assert refused is not None, "the file-size limit never bit"
+        json_error(refused, 507, "nothing changed")
+        assert len(acknowledged) >= 100
+        # Acknowledged writes are all there, the refused batch is wholly absent ...
+        assert ids_present(srv, "full", acknowledged) == set(acknowledged)
+        lost_batch = [f"f{i}" for i in range(len(acknowledged), len(acknowledged) + 50)]
+        assert ids_present(srv, "full", lost_batch) == set()
+        # ... and the other collection still answers, reads and small writes alike.
+        hits = srv.post(f"{C}/other/search", {"query": "doc", "mode": "bm25"}).json()["hits"]
+        assert len(hits) == 10
+        assert srv.post(f"{C}/other/documents", {"documents": docs("o", 1)}).status_code == 200
+        assert srv.get("/healthz").status_code == 200
+    finally:
+        srv.stop()
+    srv = Server(data).start()  # space again: everything acknowledged survived the restart
+    try:
+        assert ids_present(srv, "full", acknowledged) == set(acknowledged)
+        assert srv.get(f"{C}/full").json()["documents"] == len(acknowledged)
+    finally:
+        srv.stop()
+    check_both_halves(data / "collections" / "full")
+
+
+@contextlib.contextmanager
+def read_only(path: Path) -> Iterator[None]:
+    """Make ``path`` read-only for everyone: a read-only bind mount (root ignores chmod)."""
+    if os.geteuid() != 0:
+        modes = {p: p.stat().st_mode for p in [path, *path.rglob("*")]}
+        for p in modes:
+            p.chmod(modes[p] & ~0o222)
+        try:
+            yield
+        finally:
+            for p, mode in modes.items():
+                p.chmod(mode)
+        return
+    subprocess.run(["mount", "--bind", str(path), str(path)], check=True)
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(path)], check=True)
+        yield
+    finally:
+        subprocess.run(["umount", str(path)], check=True)
+
+
+def test_read_only_collection_is_reported_and_the_rest_served(tmp_path):
+    data = tmp_path / "data"
+    srv = Server(data).start()
+    try:
+        create(srv, "frozen")
+        create(srv, "live")
+        for name in ("frozen", "live"):
+            r = srv.post(f"{C}/{name}/documents", {"documents": docs(name, 20)})
+            assert r.status_code == 200
+    finally:
+        srv.stop()
+    frozen = data / "collections" / "frozen"
+    with read_only(frozen):
+        assert not os.access(frozen, os.W_OK) or os.geteuid() == 0
+        with pytest.raises(OSError):
+            (frozen / "probe").write_text("x")
+        srv = Server(data).start()
+        try:
+            ready = srv.get("/readyz")
+            assert ready.status_code == 503 and "frozen" in ready.json()["failed"]
+            json_error(srv.get(f"{C}/frozen"), 503, "frozen", "could not be opened")
+            r = srv.post(f"{C}/frozen/documents", {"documents": docs("x", 1)})
+            json_error(r, 503, "could not be opened")
+            hits = srv.post(f"{C}/live/search", {"query": "doc", "mode": "bm25"}).json()["hits"]
+            assert len(hits) == 10
+            assert srv.post(f"{C}/live/documents", {"documents": docs("y", 1)}).status_code == 200
+        finally:
+            srv.stop()
+    srv = Server(data).start()  # writable again: nothing was lost
+    try:
+        assert ids_present(srv, "frozen", [f"frozen{i}" for i in range(20)]) == {
+            f"frozen{i}" for i in range(20)
+        }
+    finally:
+        srv.stop()
+
+
+def test_collection_directory_deleted_under_a_running_server(tmp_path):
+    data = tmp_path / "data"
+    srv = Server(data).start()
+    try:
+        create(srv, "doomed")
+        create(srv, "kept")
+        for name in ("doomed", "kept"):
+            assert (
+                srv.post(f"{C}/{name}/documents", {"documents": docs(name, 20)}).status_code == 200
+            )
+        shutil.rmtree(data / "collections" / "doomed")
+        r = srv.post(f"{C}/doomed/documents", {"documents": docs("z", 1)})
+        json_error(r, 507, "removed")
+        r = srv.post(f"{C}/doomed/documents/delete", {"ids": ["doomed1"]})
+        json_error(r, 507, "removed")
+        # Reads of what is still open keep working, the other collection is untouched.
+        r = srv.post(f"{C}/doomed/search", {"query": "doc", "mode": "bm25"})
+        assert r.status_code == 200
+        assert (
+            srv.post(f"{C}/kept/documents", {"documents": docs("kept", 5, start=20)}).status_code
+            == 200
+        )
+        assert len(ids_present(srv, "kept", [f"kept{i}" for i in range(25)])) == 25
+        # The vanished collection can be dropped and made anew.
+        assert srv.client_delete(f"{C}/doomed").status_code == 204
+        create(srv, "doomed")
+        assert srv.get(f"{C}/doomed").json()["documents"] == 0
+    finally:
+        srv.stop()
+    check_both_halves(data / "collections" / "kept")
+
+
+def test_jvm_heap_too_small_for_a_request(tmp_path):
+    data = tmp_path / "data"
+    srv = Server(data, env={"LUCENE_HYBRID_JVM_HEAP": "64m"}).start()
+    try:
+        create(srv, "big")
+        create(srv, "small")
+        assert srv.post(f"{C}/small/documents", {"documents": docs("s", 10)}).status_code == 200
+        for batch in range(25):  # 500 documents of 100,000 characters, not all Latin-1
+            big = docs("b", 20, 100_000, start=batch * 20, words="lorem ŝtono ĝardeno")
+            r = srv.post(f"{C}/big/documents", {"documents": big})
+            assert r.status_code == 200, r.text[:1000]
+        # Fetching 500 x 100,000 UTF-16 characters needs 100 MB of Java strings: over 64 MB.
+        r = srv.post(f"{C}/big/search", {"query": "lorem", "mode": "bm25", "k": 500})
+        json_error(r, 503, "memory", "jvm_heap")
+        # The server is still up, for that collection (a smaller request) and the others.
+        r = srv.post(f"{C}/big/search", {"query": "lorem", "mode": "bm25", "k": 3})
+        assert r.status_code == 200 and len(r.json()["hits"]) == 3
+        hits = srv.post(f"{C}/small/search", {"query": "doc", "mode": "bm25"}).json()["hits"]
+        assert len(hits) == 10
+        assert srv.post(f"{C}/small/documents", {"documents": docs("t", 1)}).status_code == 200
+    finally:
+        srv.stop()
+    srv = Server(data).start()
+    try:
+        assert srv.get(f"{C}/big").json()["documents"] == 500
+    finally:
+        srv.stop()
