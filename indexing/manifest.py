@@ -22,7 +22,7 @@ ANALYZER = "Anserini DefaultEnglishAnalyzer (Porter stemmer, Lucene English stop
 class Bm25Settings(BaseModel):
     """BM25 defaults for searches that do not give their own k1/b (Anserini: 0.9 / 0.4)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     field: str = "contents"
     analyzer: str = ANALYZER

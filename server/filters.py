@@ -20,7 +20,7 @@ MAX_VALUES = 1024
 class Condition(BaseModel):
     """One comparison of a metadata field (dotted path for nested objects) with a value."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     field: str = Field(min_length=1, max_length=256)
     op: Literal["eq", "ne", "in", "nin", "gt", "gte", "lt", "lte"] = "eq"

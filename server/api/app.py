@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -14,6 +15,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lucene_hybrid.indexing import jvm
@@ -59,8 +63,22 @@ _STATUS: list[tuple[type[Exception], int, str]] = [
     (CollectionUnavailable, 503, "collection_unavailable"),
 ]
 
+_HTTP_KINDS = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
+
 JAVA_OOM = "java.lang.OutOfMemoryError"
 TOO_MANY_CLAUSES = "org.apache.lucene.search.IndexSearcher$TooManyClauses"
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Methods of the most specific route templates matching the path (for a 405's Allow)."""
+    matching = [
+        route
+        for route in router.routes
+        if isinstance(route, APIRoute) and route.matches(request.scope)[0] != Match.NONE
+    ]
+    literal = {r.path: len(re.sub(r"\{[^}]*\}", "", r.path)) for r in matching}
+    best = max(literal.values(), default=0)
+    return sorted({m for r in matching if literal[r.path] == best for m in r.methods or ()})
 
 
 def error_response(status: int, kind: str, message: str, **headers: str) -> JSONResponse:
@@ -182,6 +200,15 @@ def create_app(settings: ServerSettings) -> FastAPI:
             request.method, path, response.status_code, time.perf_counter() - start
         )
         return response
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        """Routing and body-parsing errors (404, 405 with Allow, 400) in our error shape."""
+        kind = _HTTP_KINDS.get(exc.status_code, "http_error")
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # Starlette names only the first route's methods
+            headers["Allow"] = ", ".join(_allowed_methods(request))
+        return error_response(exc.status_code, kind, str(exc.detail), **headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

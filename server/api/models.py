@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -55,8 +56,25 @@ def _no_control_chars(value: str) -> str:
     return value
 
 
+def _finite_metadata(value: dict[str, Any]) -> dict[str, Any]:
+    """JSON has no NaN or Infinity: refuse them here rather than fail to answer later."""
+
+    def walk(v: Any, path: str) -> None:
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ValueError(f"metadata value at {path or 'top level'} is {v}: not JSON")
+        if isinstance(v, dict):
+            for k, item in v.items():
+                walk(item, f"{path}.{k}" if path else str(k))
+        elif isinstance(v, list):
+            for i, item in enumerate(v):
+                walk(item, f"{path}[{i}]")
+
+    walk(value, "")
+    return value
+
+
 class DocumentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     id: str = Field(min_length=1)
     text: str = ""
@@ -64,6 +82,7 @@ class DocumentIn(BaseModel):
     vector: list[float] | None = Field(default=None, description="omit to embed text server-side")
 
     _check_id = field_validator("id")(_no_control_chars)
+    _check_metadata = field_validator("metadata")(_finite_metadata)
 
 
 class UpsertRequest(BaseModel):
@@ -104,7 +123,7 @@ class DocumentList(BaseModel):
 class SearchRequest(BaseModel):
     """One search. Hybrid runs BM25 and dense over ``depth`` candidates each and fuses them."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     query: str | None = Field(default=None, description="query text (bm25 and hybrid need it)")
     vector: list[float] | None = Field(default=None, description="query vector for the dense side")

@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import PlainTextResponse
 
 from ..collection import Collection, DocIn
 from ..filters import filter_json
@@ -325,8 +326,12 @@ def readyz(request: Request) -> Response:
     return Response(json.dumps(body2), status_code=status, media_type="application/json")
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 async def metrics(request: Request) -> Response:
     """Prometheus text format."""
     data = await run_in_threadpool(request.app.state.metrics.render, request.app.state.registry)
-    return Response(data, media_type="text/plain; version=0.0.4")
+    return PlainTextResponse(data, media_type="text/plain; version=0.0.4")

@@ -225,3 +225,38 @@ def test_concurrent_upserts_of_one_id_leave_one_whole_version(client, vecs):
     assert client.get(f"{vecs}").json()["documents"] == before + 1  # one document, not eight
     hits = client.post(f"{vecs}/search", json={"query": "version", "mode": "bm25"}).json()["hits"]
     assert [h["id"] for h in hits].count("contended") == 1
+
+
+def test_non_finite_numbers_anywhere_are_4xx(client, vecs):
+    def post(path: str, body: dict) -> httpx.Response:
+        raw = json.dumps(body)  # Python writes NaN / Infinity literals; JSON has neither
+        return client.post(path, content=raw, headers={"content-type": "application/json"})
+
+    doc = {"id": "nan-meta", "vector": [1, 0, 0, 0], "metadata": {"a": [1, {"b": math.nan}]}}
+    r = post(f"{vecs}/documents", {"documents": [doc]})
+    assert is_json_error(r, 422) and "a[1].b" in r.json()["error"]["message"]
+    for body in (
+        {"query": "x", "weights": [math.inf, 1], "fusion": "rrf"},
+        {"query": "x", "k1": math.inf},
+        {"query": "x", "filter": {"field": "n", "op": "gt", "value": math.nan}},
+    ):
+        assert is_json_error(post(f"{C}/demo/search", body), 422), body
+    create = {
+        "name": "inf-k1",
+        "encoder": {"kind": "precomputed", "dim": 2},
+        "bm25": {"k1": math.inf},
+    }
+    assert is_json_error(post(C, create), 422)
+    assert client.get(f"{C}/inf-k1").status_code == 404
+
+
+def test_routing_errors_are_json_with_allow(client):
+    r = client.put(f"{C}/demo/documents/get")
+    assert is_json_error(r, 405) and r.headers["allow"] == "POST"
+    r = client.put(C)
+    assert is_json_error(r, 405) and r.headers["allow"] == "GET, POST"
+    assert is_json_error(client.get("/no/such/route"), 404)
+    bad = client.post(
+        f"{C}/demo/search", content=b"\xff\xfe{", headers={"content-type": "application/json"}
+    )
+    assert is_json_error(bad, 400, 422)
