@@ -332,6 +332,10 @@ class Collection:
                 if getattr(exc, "classname", None) == "java.lang.OutOfMemoryError":
                     raise  # the API answers 503: retry smaller, or give the JVM more heap
                 reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else repr(exc)
+                if getattr(exc, "classname", None) == "java.lang.IllegalArgumentException":
+                    raise DocumentError(  # Lucene refused a document (e.g. an immense term)
+                        f"Lucene refused the batch, which was rolled back whole: {reason}"
+                    ) from exc
                 raise StorageError(
                     f"collection '{self.name}': the write failed in Lucene and was rolled back, "
                     f"nothing changed ({reason})"

@@ -260,3 +260,31 @@ def test_routing_errors_are_json_with_allow(client):
         f"{C}/demo/search", content=b"\xff\xfe{", headers={"content-type": "application/json"}
     )
     assert is_json_error(bad, 400, 422)
+
+
+def test_a_batch_lucene_refuses_is_rolled_back_whole(tmp_path):
+    """Lucene rejects the third document (an immense metadata term) after taking two: none of
+    the batch stays, and acknowledged writes not yet committed survive the rollback."""
+    from fastapi.testclient import TestClient
+
+    from lucene_hybrid.server.api.app import create_app
+    from lucene_hybrid.server.settings import load_settings
+
+    settings = load_settings(data_dir=tmp_path, demo_collection=False, commit_interval_s=3600)
+    with TestClient(create_app(settings)) as c:
+        body = {"name": "rb", "encoder": {"kind": "precomputed", "dim": DIM}}
+        assert c.post(C, json=body).status_code == 201
+        kept = [{"id": f"k{i}", "text": "kept", "vector": [1, i, 0, 0]} for i in range(10)]
+        assert c.post(f"{C}/rb/documents", json={"documents": kept}).status_code == 200
+        batch = [{"id": f"b{i}", "text": "batch", "vector": [0, 1, i, 0]} for i in range(5)]
+        batch[2]["metadata"] = {"huge": "x" * 40_000}  # one term over Lucene's 32,766 bytes
+        r = c.post(f"{C}/rb/documents", json={"documents": batch})
+        assert is_json_error(r, 422) and "rolled back" in r.json()["error"]["message"]
+        ids = [d["id"] for d in kept + batch]
+        got = c.post(f"{C}/rb/documents/get", json={"ids": ids}).json()["documents"]
+        assert [d["id"] for d in got] == [d["id"] for d in kept]
+        assert c.get(f"{C}/rb").json()["documents"] == 10
+        # The collection still takes writes, and they are all there after a restart.
+        assert c.post(f"{C}/rb/documents", json={"documents": batch[:2]}).status_code == 200
+    with TestClient(create_app(settings)) as c:
+        assert c.get(f"{C}/rb").json()["documents"] == 12
