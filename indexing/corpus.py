@@ -5,7 +5,9 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -49,6 +51,17 @@ def _is_gzip(path: Path) -> bool:
         return fh.read(2) == b"\x1f\x8b"
 
 
+@contextmanager
+def _readable(path: Path) -> Iterator[None]:
+    """Turn a truncated or corrupt gzip stream (or an unreadable file) into a CorpusError."""
+    try:
+        yield
+    except (EOFError, OSError, zlib.error) as exc:
+        raise CorpusError(
+            f"{path}: cannot read past a corrupt or truncated stream ({exc})"
+        ) from exc
+
+
 def open_text(path: Path) -> io.TextIOBase:
     """Open a plain or gzip-compressed UTF-8 text file (chosen by magic bytes, not the name)."""
     if _is_gzip(path):
@@ -63,7 +76,7 @@ def detect_format(path: Path) -> CorpusFormat:
         CorpusError: when the file is empty or matches no known format.
     """
     opener = gzip.open if _is_gzip(path) else open
-    with opener(path, "rb") as raw:
+    with _readable(path), opener(path, "rb") as raw:
         for raw_line in raw:
             if raw_line.strip():
                 break
@@ -186,7 +199,7 @@ def read_corpus(
     fields = fields or JsonlFields()
     stats = stats if stats is not None else ReadStats()
     opener = gzip.open if _is_gzip(path) else open
-    with opener(path, "rb") as fh:
+    with _readable(path), opener(path, "rb") as fh:
         for lineno, raw in enumerate(fh, start=1):
             try:
                 line = raw.decode("utf-8")

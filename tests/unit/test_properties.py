@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lucene_hybrid.indexing.corpus import read_corpus
+from lucene_hybrid.indexing.errors import CorpusError
 from lucene_hybrid.server.fusion import linear, rrf
 from lucene_hybrid.server.types import Scored
 
@@ -64,3 +65,49 @@ def test_beir_reader_round_trip(tmp_path_factory, rows, gz):
     docs = list(read_corpus(path, "beir"))
     assert [d.docid for d in docs] == [i for i, _, _ in rows]
     assert [d.text for d in docs] == [f"{t} {x}" if t else x for _, t, x in rows]
+
+
+tsv_text = st.text(
+    st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), min_size=1, max_size=50
+).filter(str.strip)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(st.tuples(doc_id.filter(lambda s: "\t" not in s), tsv_text), min_size=1, max_size=10)
+)
+def test_msmarco_reader_round_trip(tmp_path_factory, rows):
+    path = tmp_path_factory.mktemp("m") / "collection.tsv"
+    path.write_text("".join(f"{i}\t{x}\n" for i, x in rows), encoding="utf-8")
+    docs = list(read_corpus(path, "msmarco"))
+    assert [(d.docid, d.text) for d in docs] == list(rows)  # ids and text kept verbatim
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(
+        st.tuples(doc_id, text, st.dictionaries(st.sampled_from("xyz"), st.integers())),
+        min_size=1,
+        max_size=10,
+    )
+)
+def test_pyserini_reader_round_trip_keeps_extra_fields_as_metadata(tmp_path_factory, rows):
+    path = tmp_path_factory.mktemp("p") / "docs.jsonl"
+    lines = [json.dumps({"id": i, "contents": x, **extra}) for i, x, extra in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    docs = list(read_corpus(path, "pyserini"))
+    assert [(d.docid, d.text) for d in docs] == [(i, x) for i, x, _ in rows]
+    assert [d.metadata for d in docs] == [extra for _, _, extra in rows]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=300), st.sampled_from(["beir", "msmarco", "pyserini", "jsonl"]))
+def test_readers_never_crash_on_arbitrary_bytes(tmp_path_factory, data, fmt):
+    """Any bytes either read as documents or fail with a CorpusError naming the line."""
+    path = tmp_path_factory.mktemp("b") / "junk.jsonl"
+    path.write_bytes(data)
+    try:
+        for doc in read_corpus(path, fmt):
+            assert isinstance(doc.docid, str) and isinstance(doc.text, str)
+    except CorpusError as exc:
+        assert "junk.jsonl" in str(exc)
