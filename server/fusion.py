@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .types import Normalization, Scored
 
@@ -19,20 +19,30 @@ RRF_K = 60.0  # Cormack, Clarke & Buettcher (SIGIR 2009)
 
 @dataclass(frozen=True)
 class Fused:
-    """A fused hit: its fused score and, per source list, its (1-based rank, raw score)."""
+    """A fused hit: its fused score and, per source list, its (1-based rank, raw score).
+
+    ``parts`` holds, per list, the value that list's weight multiplied: the normalized score (or
+    the list's floor, for a document absent from it) in linear fusion, 1 / (k + rank) in RRF
+    (absent lists contribute nothing and have no part).
+    """
 
     docid: str
     score: float
     sources: Mapping[str, tuple[int, float]]
+    parts: Mapping[str, float] = field(default_factory=dict)
 
 
-def _order(fused: dict[str, float], seen: dict[str, dict[str, tuple[int, float]]]) -> list[Fused]:
+def _order(
+    fused: dict[str, float],
+    seen: dict[str, dict[str, tuple[int, float]]],
+    parts: dict[str, dict[str, float]],
+) -> list[Fused]:
     # Ties: the better best-rank first, then docid, so results are deterministic.
     def key(docid: str) -> tuple[float, int, str]:
         best = min(rank for rank, _ in seen[docid].values())
         return (-fused[docid], best, docid)
 
-    return [Fused(d, fused[d], dict(seen[d])) for d in sorted(fused, key=key)]
+    return [Fused(d, fused[d], dict(seen[d]), parts[d]) for d in sorted(fused, key=key)]
 
 
 def _positions(lists: Mapping[str, Sequence[Scored]]) -> dict[str, dict[str, tuple[int, float]]]:
@@ -62,11 +72,15 @@ def rrf(
     """
     weights = weights or {}
     seen = _positions(lists)
-    fused = {
-        docid: sum(weights.get(name, 1.0) / (k + rank) for name, (rank, _) in src.items())
+    parts = {
+        docid: {name: 1.0 / (k + rank) for name, (rank, _) in src.items()}
         for docid, src in seen.items()
     }
-    return _order(fused, seen)
+    fused = {
+        docid: sum(weights.get(name, 1.0) * part for name, part in parts[docid].items())
+        for docid in seen
+    }
+    return _order(fused, seen, parts)
 
 
 def normalize(scores: Sequence[float], method: Normalization = "minmax") -> list[float]:
@@ -126,10 +140,43 @@ def linear(
             first.setdefault(hit.docid, value)
         normalized[name] = first
         floors[name] = _floor(list(first.values()), normalization)
+    parts = {
+        docid: {name: normalized[name].get(docid, floors[name]) for name in lists} for docid in seen
+    }
     fused = {
-        docid: sum(
-            weights.get(name, 0.0) * normalized[name].get(docid, floors[name]) for name in lists
-        )
+        docid: sum(weights.get(name, 0.0) * part for name, part in parts[docid].items())
         for docid in seen
     }
-    return _order(fused, seen)
+    return _order(fused, seen, parts)
+
+
+def explain(
+    hit: Fused,
+    weights: Mapping[str, float],
+    method: str,
+    *,
+    rrf_k: float = RRF_K,
+    normalization: Normalization | None = None,
+) -> dict[str, object]:
+    """How ``hit``'s fused score was computed: per list its rank, raw score, the value its
+    weight multiplied (normalized score, floor, or 1 / (k + rank)), and the arithmetic."""
+    terms, lists = [], {}
+    for name, weight in weights.items():
+        rank, raw = hit.sources.get(name, (None, None))
+        part = hit.parts.get(name)
+        entry: dict[str, object] = {"rank": rank, "raw_score": raw, "weight": weight}
+        if method == "linear":
+            entry["normalized"] = part
+            entry["absent"] = rank is None  # scored at the list's floor
+            terms.append(f"{weight:.4g} × {part:.4f}")
+        elif part is not None:
+            entry["rrf_term"] = part
+            terms.append(f"{weight:.4g} / ({rrf_k:g} + {rank})")
+        lists[name] = entry
+    formula = " + ".join(terms) + f" = {hit.score:.6f}"
+    out: dict[str, object] = {"fusion": method, "lists": lists, "formula": formula}
+    if method == "linear":
+        out["normalization"] = normalization
+    else:
+        out["rrf_k"] = rrf_k
+    return out

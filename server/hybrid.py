@@ -158,18 +158,15 @@ class HybridSearcher:
             lists["dense"] = self._dense(qvec, params)
             t["dense_ms"] = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
+        weights: dict[str, float] = {}
         if params.mode == "hybrid":
             if params.fusion == "rrf":
                 w_bm25, w_dense = params.weights
-                fused = fusion.rrf(
-                    lists, k=params.rrf_k, weights={"bm25": w_bm25, "dense": w_dense}
-                )
+                weights = {"bm25": w_bm25, "dense": w_dense}
+                fused = fusion.rrf(lists, k=params.rrf_k, weights=weights)
             else:
-                fused = fusion.linear(
-                    lists,
-                    {"bm25": 1.0 - params.alpha, "dense": params.alpha},
-                    normalization=params.normalization,
-                )
+                weights = {"bm25": 1.0 - params.alpha, "dense": params.alpha}
+                fused = fusion.linear(lists, weights, normalization=params.normalization)
         else:
             (only,) = lists.values()
             (name,) = lists.keys()
@@ -198,9 +195,20 @@ class HybridSearcher:
                     dense_score=d[1] if d else None,
                     text=text,
                     metadata=metadata,
+                    explain=self._explain(f, weights, params) if params.explain else None,
                 )
             )
         return hits
+
+    @staticmethod
+    def _explain(f: fusion.Fused, weights: dict[str, float], params: SearchParams) -> dict:
+        if params.mode != "hybrid":  # one list: the score is its raw score
+            ((name, (rank, raw)),) = f.sources.items()
+            lists = {name: {"rank": rank, "raw_score": raw, "weight": 1.0}}
+            return {"fusion": None, "lists": lists, "formula": f"{name} score = {raw:.6f}"}
+        return fusion.explain(
+            f, weights, params.fusion, rrf_k=params.rrf_k, normalization=params.normalization
+        )
 
     def batch_search(
         self, queries: Sequence[str], params: SearchParams, threads: int = 1

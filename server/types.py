@@ -52,6 +52,7 @@ class Hit:
     dense_score: float | None = None
     text: str | None = None
     metadata: dict[str, Any] | None = None
+    explain: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class SearchParams:
     b: float | None = None
     ef_search: int | None = None
     fetch_docs: bool = True
+    explain: bool = False  # attach to each hit how its fused score was computed
     filter: str | None = None  # validated filter JSON (see server.filters)
     extra: dict[str, Any] = field(default_factory=dict)
 

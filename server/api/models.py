@@ -142,6 +142,7 @@ class SearchRequest(BaseModel):
     ef_search: int | None = Field(default=None, ge=1)
     filter: Filter | None = None
     include_text: bool = True
+    explain: bool = Field(default=False, description="explain each hit's fused score")
     timings: bool = False
 
 
@@ -155,6 +156,9 @@ class HitOut(BaseModel):
     bm25_score: float | None = None
     dense_rank: int | None = None
     dense_score: float | None = None
+    explain: dict[str, Any] | None = Field(
+        default=None, description="with explain=true: the arithmetic behind the fused score"
+    )
 
 
 class SearchResponse(BaseModel):

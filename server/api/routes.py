@@ -237,6 +237,7 @@ def _search_one(
         b=req.b,
         ef_search=req.ef_search,
         fetch_docs=req.include_text,
+        explain=req.explain,
         filter=filter_json(req.filter),
     )
     timings: dict[str, float] = {}
@@ -259,6 +260,7 @@ def _search_one(
                 bm25_score=h.bm25_score,
                 dense_rank=h.dense_rank,
                 dense_score=h.dense_score,
+                explain=h.explain,
             )
             for h in hits
         ],

@@ -118,3 +118,38 @@ def test_zscore_single_hit_list_still_counts():
     std = math.sqrt(sum((x - mean) ** 2 for x in dz) / 3)
     assert s["a"] == pytest.approx(0.5 * 0.0 + 0.5 * (0.25 - mean) / std)
     assert s["c"] == pytest.approx(0.5 * -1.0 + 0.5 * (0.75 - mean) / std)
+
+
+@pytest.mark.parametrize("method", ["linear-minmax", "linear-zscore", "rrf"])
+def test_explain_reproduces_the_fused_score(method):
+    from lucene_hybrid.server.fusion import explain
+
+    bm25 = [Scored("a", 12.0), Scored("b", 9.5), Scored("c", 3.0)]
+    dense = [Scored("c", 0.91), Scored("d", 0.88), Scored("a", 0.52)]
+    lists = {"bm25": bm25, "dense": dense}
+    if method == "rrf":
+        weights = {"bm25": 1.0, "dense": 2.0}
+        fused = rrf(lists, k=10, weights=weights)
+        explained = [explain(f, weights, "rrf", rrf_k=10) for f in fused]
+    else:
+        norm = method.split("-")[1]
+        weights = {"bm25": 0.3, "dense": 0.7}
+        fused = linear(lists, weights, normalization=norm)
+        explained = [explain(f, weights, "linear", normalization=norm) for f in fused]
+    for f, e in zip(fused, explained, strict=True):
+        lists_ = e["lists"]
+        if method == "rrf":
+            total = sum(
+                v["weight"] / (10 + v["rank"]) for v in lists_.values() if v["rank"] is not None
+            )
+        else:
+            total = sum(v["weight"] * v["normalized"] for v in lists_.values())
+            absent = {n for n, v in lists_.items() if v["absent"]}
+            assert absent == {"bm25", "dense"} - set(f.sources)
+        assert total == pytest.approx(f.score)
+        assert e["formula"].endswith(f"= {f.score:.6f}")
+    # "b" is BM25-only: in min-max it takes the dense floor 0, so its score is 0.3 x its norm.
+    if method == "linear-minmax":
+        b = next(e for f, e in zip(fused, explained, strict=True) if f.docid == "b")
+        assert b["lists"]["dense"]["normalized"] == 0.0
+        assert b["lists"]["bm25"]["normalized"] == pytest.approx((9.5 - 3.0) / (12.0 - 3.0))
