@@ -14,10 +14,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lucene_hybrid.indexing import jvm
@@ -47,6 +48,7 @@ from .routes import router
 log = logging.getLogger("lucene_hybrid.server")
 
 DEMO_CORPUS = Path(__file__).resolve().parents[1] / "demo" / "corpus.jsonl"
+STATIC = Path(__file__).resolve().parent / "static"  # the playground page (no build step)
 
 
 _STATUS: list[tuple[type[Exception], int, str]] = [
@@ -174,6 +176,12 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.state.metrics = Metrics()
     app.state.inflight = asyncio.Semaphore(settings.limits.max_inflight)
     app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def playground() -> FileResponse:
+        """The search playground: BM25, dense and fused lists side by side."""
+        return FileResponse(STATIC / "index.html")
 
     @app.middleware("http")
     async def admission(request: Request, call_next: Any) -> Any:
