@@ -81,6 +81,10 @@ class LuceneStore:
         """Delete documents by id from both halves (visible after :meth:`refresh`)."""
         self._java.Store.delete(self.bm25, self.hnsw, list(ids))
 
+    def delete_by_filter(self, filter_json: str | None) -> None:
+        """Delete every document matching a metadata filter (None: all) from both halves."""
+        self._java.Store.deleteByFilter(self.bm25, self.hnsw, filter_json)
+
     def refresh(self) -> None:
         """Reopen the searchers so the next search sees every applied write."""
         self._java.Store.refresh(self.bm25)

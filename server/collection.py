@@ -261,6 +261,8 @@ class Collection:
             )
         elif record["op"] == "delete":
             self.store.delete(record["ids"])
+        elif record["op"] == "delete_filter":
+            self.store.delete_by_filter(record["filter"])
         else:  # pragma: no cover - only this module writes records
             raise ValueError(f"unknown log record {record['op']!r}")
 
@@ -305,43 +307,54 @@ class Collection:
         self._write({"op": "delete", "ids": list(ids)})
         return len(ids)
 
+    def delete_where(self, filter_json: str | None) -> int:
+        """Delete every document matching a metadata filter (None: all); returns how many."""
+        with self._write_lock:  # count and delete with no write in between
+            with self._view.shared():
+                matched = len(self.searcher.bm25.filter_ids(filter_json, max(self.count(), 1)))
+            self._write_locked({"op": "delete_filter", "filter": filter_json})
+        return matched
+
     def _write(self, record: dict[str, Any]) -> None:
         with self._write_lock:
-            if self._closed:
-                raise StorageError(f"collection '{self.name}' is closed; restart the server")
-            if not self.wal.still_linked():
-                raise StorageError(
-                    f"collection '{self.name}': its directory {self.path} was removed or "
-                    "replaced while the server was running, so writes are refused (searches "
-                    "still see the data as it was); restart the server or delete the collection"
-                )
-            offset = self.wal.tell()
-            try:
-                self.wal.append(record)
-            except OSError as exc:
-                raise StorageError(
-                    f"collection '{self.name}': the write was not accepted, nothing changed "
-                    f"({exc.strerror or exc}); free space or fix permissions on {self.path}"
+            self._write_locked(record)
+
+    def _write_locked(self, record: dict[str, Any]) -> None:
+        if self._closed:
+            raise StorageError(f"collection '{self.name}' is closed; restart the server")
+        if not self.wal.still_linked():
+            raise StorageError(
+                f"collection '{self.name}': its directory {self.path} was removed or "
+                "replaced while the server was running, so writes are refused (searches "
+                "still see the data as it was); restart the server or delete the collection"
+            )
+        offset = self.wal.tell()
+        try:
+            self.wal.append(record)
+        except OSError as exc:
+            raise StorageError(
+                f"collection '{self.name}': the write was not accepted, nothing changed "
+                f"({exc.strerror or exc}); free space or fix permissions on {self.path}"
+            ) from exc
+        try:
+            self._apply(record)
+            with self._view.exclusive():
+                self.store.refresh()
+        except Exception as exc:
+            self._undo(offset)
+            if getattr(exc, "classname", None) == "java.lang.OutOfMemoryError":
+                raise  # the API answers 503: retry smaller, or give the JVM more heap
+            reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else repr(exc)
+            if getattr(exc, "classname", None) == "java.lang.IllegalArgumentException":
+                raise DocumentError(  # Lucene refused a document (e.g. an immense term)
+                    f"Lucene refused the batch, which was rolled back whole: {reason}"
                 ) from exc
-            try:
-                self._apply(record)
-                with self._view.exclusive():
-                    self.store.refresh()
-            except Exception as exc:
-                self._undo(offset)
-                if getattr(exc, "classname", None) == "java.lang.OutOfMemoryError":
-                    raise  # the API answers 503: retry smaller, or give the JVM more heap
-                reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else repr(exc)
-                if getattr(exc, "classname", None) == "java.lang.IllegalArgumentException":
-                    raise DocumentError(  # Lucene refused a document (e.g. an immense term)
-                        f"Lucene refused the batch, which was rolled back whole: {reason}"
-                    ) from exc
-                raise StorageError(
-                    f"collection '{self.name}': the write failed in Lucene and was rolled back, "
-                    f"nothing changed ({reason})"
-                ) from exc
-            if time.monotonic() - self._last_commit >= self.commit_interval_s:
-                self._commit_locked()
+            raise StorageError(
+                f"collection '{self.name}': the write failed in Lucene and was rolled back, "
+                f"nothing changed ({reason})"
+            ) from exc
+        if time.monotonic() - self._last_commit >= self.commit_interval_s:
+            self._commit_locked()
 
     def _undo(self, offset: int) -> None:
         """Undo a batch that failed part-way: roll back to the last commit, replay the rest."""
@@ -403,6 +416,26 @@ class Collection:
                     vector = vec.tolist() if vec is not None else None
                     out.append(DocOut(docid, text, metadata, vector))
         return out
+
+    def find(self, filter_json: str | None, limit: int, with_vectors: bool = False) -> list[DocOut]:
+        """Up to ``limit`` stored documents matching a metadata filter (None: any)."""
+        with self._view.shared():
+            ids = self.searcher.bm25.filter_ids(filter_json, limit)
+        return self.get(ids, with_vectors)
+
+    def embed(self, texts: Sequence[str], input_type: str = "query") -> np.ndarray:
+        """Embed texts with the collection's encoder (queries or documents, prefixes applied).
+
+        Raises:
+            EncoderError: when the collection has no server-side encoder.
+        """
+        if self.encoder is None:
+            raise EncoderError(
+                f"collection '{self.name}' has no server-side encoder: embed on the client"
+            )
+        if input_type == "document":
+            return self.encoder.encode_documents(list(texts))
+        return self.encoder.encode_queries(list(texts))
 
     def count(self) -> int:
         """Live documents (as of the latest refresh)."""

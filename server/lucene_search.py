@@ -84,6 +84,12 @@ class Bm25Searcher:
         reader, analyzer, field = self._reader, self._analyzer, self.field
         return _parse(java.Search.bm25(reader, analyzer, field, query, k, k1, b, filter_json))
 
+    def filter_ids(self, filter_json: str | None, limit: int) -> list[str]:
+        """Ids of up to ``limit`` documents matching a metadata filter (None: any), index order."""
+        return [
+            h.docid for h in _parse(self._java.Search.filterIds(self._reader, filter_json, limit))
+        ]
+
     def fetch(self, docids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
         """Stored text and metadata of the given documents (missing ids are left out)."""
         if not docids:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lucene_hybrid.indexing.encoders import EncoderSpec
 from lucene_hybrid.indexing.manifest import Bm25Settings, HnswSettings
@@ -96,17 +96,48 @@ class WriteResult(BaseModel):
     count: int = Field(description="documents upserted, or ids deleted (present or not)")
 
 
-class DeleteRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def _ids_or_filter(model: Any) -> Any:
+    if (model.ids is None) == (model.filter is None):
+        raise ValueError("give either 'ids' or 'filter', not both and not neither")
+    return model
 
-    ids: list[str] = Field(min_length=1)
+
+class DeleteRequest(BaseModel):
+    """Delete by id, or every document matching a metadata filter."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    ids: list[str] | None = Field(default=None, min_length=1)
+    filter: Filter | None = Field(default=None, description="delete all documents matching it")
+
+    _one_of = model_validator(mode="after")(_ids_or_filter)
 
 
 class GetRequest(BaseModel):
+    """Fetch by id (in the order given), or up to ``limit`` documents matching a filter."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    ids: list[str] | None = Field(default=None, min_length=1)
+    filter: Filter | None = Field(default=None, description="fetch documents matching it")
+    limit: int = Field(default=100, ge=1, description="with filter: at most this many")
+    with_vectors: bool = False
+
+    _one_of = model_validator(mode="after")(_ids_or_filter)
+
+
+class EmbedRequest(BaseModel):
+    """Texts to embed with the collection's own encoder."""
+
     model_config = ConfigDict(extra="forbid")
 
-    ids: list[str] = Field(min_length=1)
-    with_vectors: bool = False
+    texts: list[str] = Field(min_length=1)
+    input_type: Literal["query", "document"] = "query"
+
+
+class EmbedResponse(BaseModel):
+    dim: int
+    vectors: list[list[float]]
 
 
 class DocumentOut(BaseModel):

@@ -178,8 +178,13 @@ def upsert_documents(body: m.UpsertRequest, coll: Coll, settings: Settings) -> m
     dependencies=[Depends(require_read)],
 )
 def get_documents(body: m.GetRequest, coll: Coll, settings: Settings) -> m.DocumentList:
-    _check_ids(body.ids, settings)
-    docs = coll.get(body.ids, with_vectors=body.with_vectors)
+    if body.ids is not None:
+        _check_ids(body.ids, settings)
+        docs = coll.get(body.ids, with_vectors=body.with_vectors)
+    else:
+        limit = settings.limits.max_batch_docs
+        _limit(body.limit <= limit, f"limit={body.limit} is over the limit of {limit}", 422)
+        docs = coll.find(filter_json(body.filter), body.limit, with_vectors=body.with_vectors)
     return m.DocumentList(documents=[m.DocumentOut(**d.__dict__) for d in docs])
 
 
@@ -203,8 +208,28 @@ def get_document(doc_id: str, coll: Coll, with_vectors: bool = False) -> m.Docum
     dependencies=[Depends(require_write)],
 )
 def delete_documents(body: m.DeleteRequest, coll: Coll, settings: Settings) -> m.WriteResult:
+    if body.ids is None:
+        return m.WriteResult(
+            collection=coll.name, count=coll.delete_where(filter_json(body.filter))
+        )
     _check_ids(body.ids, settings)
     return m.WriteResult(collection=coll.name, count=coll.delete(body.ids))
+
+
+@router.post(
+    "/v1/collections/{name}/embed",
+    response_model=m.EmbedResponse,
+    responses=ERRORS,
+    dependencies=[Depends(require_read)],
+)
+def embed(body: m.EmbedRequest, coll: Coll, settings: Settings) -> m.EmbedResponse:
+    """Embed texts with the collection's encoder (for clients that need query vectors, e.g. MMR)."""
+    lim = settings.limits
+    _check_ids(body.texts, settings)
+    for text in body.texts:
+        _limit(len(text) <= lim.max_text_chars, f"a text is over {lim.max_text_chars} characters")
+    vectors = coll.embed(body.texts, body.input_type)
+    return m.EmbedResponse(dim=int(vectors.shape[1]), vectors=vectors.tolist())
 
 
 # -- search -----------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ READS = {
     ("GET", "/v1/collections/{name}/documents/{doc_id}"),
     ("POST", "/v1/collections/{name}/search"),
     ("POST", "/v1/collections/{name}/search/batch"),
+    ("POST", "/v1/collections/{name}/embed"),
 }
 OPERATIONS = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
 

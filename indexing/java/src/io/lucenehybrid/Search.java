@@ -15,8 +15,10 @@ import org.apache.lucene.index.StoredFields;
 import org.apache.lucene.index.Term;
 import org.apache.lucene.search.BooleanClause;
 import org.apache.lucene.search.BooleanQuery;
+import org.apache.lucene.search.ConstantScoreQuery;
 import org.apache.lucene.search.IndexSearcher;
 import org.apache.lucene.search.KnnFloatVectorQuery;
+import org.apache.lucene.search.MatchAllDocsQuery;
 import org.apache.lucene.search.Query;
 import org.apache.lucene.search.ScoreDoc;
 import org.apache.lucene.search.Sort;
@@ -89,6 +91,21 @@ public final class Search {
       return format(searcher, adjustTies(searcher.search(q, k, SCORE_THEN_ID, true)));
     } finally {
       index.release(shared);
+    }
+  }
+
+  /**
+   * Up to {@code limit} documents matching a metadata filter (JSON; null matches all), in index
+   * order, as "docid\tscore" lines (the score is a constant 1).
+   */
+  public static String filterIds(Index index, String filterJson, int limit) throws IOException {
+    Query filter = Metadata.parseFilter(filterJson);
+    Query q = new ConstantScoreQuery(filter == null ? new MatchAllDocsQuery() : filter);
+    IndexSearcher searcher = index.acquire();
+    try {
+      return format(searcher, searcher.search(q, Math.max(1, limit)));
+    } finally {
+      index.release(searcher);
     }
   }
 

@@ -73,6 +73,16 @@ public final class Store {
     hnsw.writer.deleteDocuments(terms);
   }
 
+  /** Delete every document matching a metadata filter (JSON; null matches all) from both. */
+  public static void deleteByFilter(Index bm25, Index hnsw, String filterJson) throws IOException {
+    org.apache.lucene.search.Query filter = Metadata.parseFilter(filterJson);
+    if (filter == null) {
+      filter = new org.apache.lucene.search.MatchAllDocsQuery();
+    }
+    bm25.writer.deleteDocuments(filter);
+    hnsw.writer.deleteDocuments(filter);
+  }
+
   /** Make applied writes visible to new searches (near-real-time reopen). */
   public static void refresh(Index index) throws IOException {
     index.manager.maybeRefreshBlocking();
