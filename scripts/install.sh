@@ -11,11 +11,13 @@ if ! "$python" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
 fi
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
 stamp="$venv/.lucene-hybrid-installed"
-want="$(sha256sum "$root/pyproject.toml" | cut -d' ' -f1)"
+want="$(cat "$root/pyproject.toml" "$root/clients/python/pyproject.toml" | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "installing lucene-hybrid into $venv (first run: a few minutes) ..." >&2
   "$venv/bin/python" -m pip install --quiet --upgrade pip
   # torch is pinned to 2.13.0 in pyproject.toml: the CPU build, not a multi-GB CUDA download.
   "$venv/bin/python" -m pip install --quiet -e "$root[test]"
+  # The Python client is its own distribution (no torch, no Java); its integrations are tested here.
+  "$venv/bin/python" -m pip install --quiet -e "$root/clients/python[langchain,llamaindex]"
   echo "$want" > "$stamp"
 fi
