@@ -111,10 +111,10 @@ class LuceneHybridVectorStore(VectorStore):
         self,
         texts: list[str],
         metadatas: list[dict] | None,
-        ids: list[str | None] | None,
+        ids: Sequence[str | None] | None,
         vectors: list[list[float]] | None,
     ) -> list[Document]:
-        ids = list(ids) if ids else [None] * len(texts)
+        ids = list(ids) if ids else [None] * len(texts)  # add_documents passes None for some
         return [
             Document(
                 id=i or str(uuid.uuid4()),
@@ -130,7 +130,7 @@ class LuceneHybridVectorStore(VectorStore):
         texts: Iterable[str],
         metadatas: list[dict] | None = None,
         *,
-        ids: list[str | None] | None = None,
+        ids: list[str] | None = None,
         **kwargs: Any,
     ) -> list[str]:
         """Upsert texts (replacing documents with the same ids); returns their ids."""
@@ -145,7 +145,7 @@ class LuceneHybridVectorStore(VectorStore):
         texts: Iterable[str],
         metadatas: list[dict] | None = None,
         *,
-        ids: list[str | None] | None = None,
+        ids: list[str] | None = None,
         **kwargs: Any,
     ) -> list[str]:
         texts = list(texts)

@@ -12,6 +12,7 @@ filters: EQ, NE, GT, GTE, LT, LTE, IN, NIN, ANY, nested with AND / OR / NOT.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from llama_index.core.bridge.pydantic import PrivateAttr
@@ -115,7 +116,7 @@ class LuceneHybridVectorStore(BasePydanticVectorStore):
         async_client: AsyncClient | None = None,
         create_collection: bool = True,
     ):
-        super().__init__(collection_name=collection_name, url=url, dim=dim)
+        super().__init__(collection_name=collection_name, url=url, dim=dim)  # type: ignore[call-arg]
         self._client = client or Client(url, api_key=api_key)
         self._aclient = async_client or AsyncClient(url, api_key=api_key)
         try:
@@ -138,7 +139,7 @@ class LuceneHybridVectorStore(BasePydanticVectorStore):
     # -- writes ---------------------------------------------------------------------------
 
     @staticmethod
-    def _documents(nodes: list[BaseNode]) -> list[Document]:
+    def _documents(nodes: Sequence[BaseNode]) -> list[Document]:
         docs = []
         for node in nodes:
             meta = node_to_metadata_dict(node, remove_text=True, flat_metadata=False)
@@ -153,12 +154,12 @@ class LuceneHybridVectorStore(BasePydanticVectorStore):
             )
         return docs
 
-    def add(self, nodes: list[BaseNode], **kwargs: Any) -> list[str]:
+    def add(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[str]:
         docs = self._documents(nodes)
         self._client.upsert(self.collection_name, docs)
         return [d.id for d in docs]
 
-    async def async_add(self, nodes: list[BaseNode], **kwargs: Any) -> list[str]:
+    async def async_add(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[str]:
         docs = self._documents(nodes)
         await self._aclient.upsert(self.collection_name, docs)
         return [d.id for d in docs]
