@@ -3,6 +3,7 @@ torch nor Pyserini nor a JDK, and it works against a real server from there."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import venv
 from pathlib import Path
@@ -20,8 +21,10 @@ def test_client_alone_pulls_no_heavy_dependency(tmp_path):
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     py = str(env_dir / "bin" / "python")
+    source = tmp_path / "client"  # pip builds in the source folder: keep the checkout clean
+    shutil.copytree(CLIENT, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
     subprocess.run(
-        [py, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(CLIENT)],
+        [py, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(source)],
         check=True,
         timeout=600,
     )
