@@ -8,7 +8,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -97,3 +98,13 @@ def check_both_halves(collection_dir: Path) -> None:
     for half in ("bm25", "hnsw"):
         report = check_index(collection_dir / half)
         assert report == "clean", f"{collection_dir / half}: {report}"
+
+
+@contextmanager
+def demo_server(folder: Path) -> Iterator[Server]:
+    """A server with the bundled demo collection (and the real default encoder) loaded."""
+    srv = Server(folder / "data", env={"LUCENE_HYBRID_DEMO_COLLECTION": "true"}).start(300)
+    try:
+        yield srv
+    finally:
+        srv.stop()

@@ -13,7 +13,7 @@ from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_tests.integration_tests.vectorstores import VectorStoreIntegrationTests
 from lucene_hybrid_client import Client
 from lucene_hybrid_client.langchain import LuceneHybridVectorStore
-from serverproc import Server
+from serverproc import Server, demo_server
 
 pytestmark = pytest.mark.slow
 
@@ -22,11 +22,8 @@ _names = itertools.count()
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[Server]:
-    srv = Server(
-        tmp_path_factory.mktemp("lc") / "data", env={"LUCENE_HYBRID_DEMO_COLLECTION": "true"}
-    ).start(300)
-    yield srv
-    srv.stop()
+    with demo_server(tmp_path_factory.mktemp("lc")) as srv:
+        yield srv
 
 
 class TestLuceneHybridVectorStore(VectorStoreIntegrationTests):

@@ -18,7 +18,7 @@ from llama_index.core.vector_stores.types import (
     VectorStoreQueryMode,
 )
 from lucene_hybrid_client.llama_index import LuceneHybridVectorStore
-from serverproc import Server
+from serverproc import Server, demo_server
 
 pytestmark = pytest.mark.slow
 
@@ -60,11 +60,8 @@ def nodes(with_vectors: bool) -> list[TextNode]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[Server]:
-    srv = Server(
-        tmp_path_factory.mktemp("li") / "data", env={"LUCENE_HYBRID_DEMO_COLLECTION": "true"}
-    ).start(300)
-    yield srv
-    srv.stop()
+    with demo_server(tmp_path_factory.mktemp("li")) as srv:
+        yield srv
 
 
 @pytest.fixture()
