@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
@@ -29,6 +31,7 @@ from .types import Hit, Scored, SearchParamError, SearchParams
 log = logging.getLogger(__name__)
 
 DEFAULT_EF_SEARCH = 100
+QUERY_CACHE_SIZE = 1024  # query embeddings kept (384 floats each: ~1.5 MB)
 
 
 class Searcher(Protocol):
@@ -68,6 +71,10 @@ class HybridSearcher:
         self.encoder = encoder
         self.owns_handles = owns_handles
         self.snapshot = snapshot  # held around the Lucene reads of one search
+        # Recent query embeddings: the same text (a retry, the playground's three columns, a
+        # paginating client) is encoded once. Encoders are deterministic.
+        self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._query_cache_lock = threading.Lock()
 
     # -- retrieval ---------------------------------------------------------------------------
 
@@ -109,9 +116,23 @@ class HybridSearcher:
         if not query or not query.strip():
             raise SearchParamError(f"mode {params.mode!r} needs a text query or a vector")
         t0 = time.perf_counter()
-        qvec = self.query_vectors([query])[0]
+        qvec = self._cached_query_vector(query)
         timings["encode_ms"] = (time.perf_counter() - t0) * 1000
         return qvec
+
+    def _cached_query_vector(self, query: str) -> np.ndarray:
+        with self._query_cache_lock:
+            hit = self._query_cache.get(query)
+            if hit is not None:
+                self._query_cache.move_to_end(query)
+                return hit
+        vec = self.query_vectors([query])[0]
+        vec.flags.writeable = False  # shared between requests
+        with self._query_cache_lock:
+            self._query_cache[query] = vec
+            if len(self._query_cache) > QUERY_CACHE_SIZE:
+                self._query_cache.popitem(last=False)
+        return vec
 
     def _dense(self, qvec: np.ndarray, params: SearchParams) -> list[Scored]:
         assert self.dense is not None  # _query_vector checked

@@ -106,3 +106,26 @@ def test_trec_scores_keep_our_order_for_trec_eval():
     assert scores[0] == 0.5 and scores[2] == 0.25
     assert scores == sorted(scores, reverse=True) and len(set(scores)) == 4
     assert 0.5 - scores[1] < 1e-15  # the smallest possible change
+
+
+def test_query_embeddings_are_cached_lru():
+    import numpy as np
+
+    from lucene_hybrid.server import hybrid
+    from lucene_hybrid.server.hybrid import HybridSearcher
+
+    calls: list[list[str]] = []
+
+    class Encoder:
+        def encode_queries(self, texts):
+            calls.append(list(texts))
+            return np.asarray([[len(t), 1.0] for t in texts], dtype=np.float32)
+
+    searcher = HybridSearcher(manifest(), bm25=None, dense=object(), encoder=Encoder())  # type: ignore[arg-type]
+    first = searcher._cached_query_vector("volcano")
+    again = searcher._cached_query_vector("volcano")
+    assert calls == [["volcano"]] and again is first and not first.flags.writeable
+    for i in range(hybrid.QUERY_CACHE_SIZE):
+        searcher._cached_query_vector(f"q{i}")
+    searcher._cached_query_vector("volcano")  # evicted by 1,024 newer queries: encoded again
+    assert calls[-1] == ["volcano"] and len(calls) == hybrid.QUERY_CACHE_SIZE + 2
