@@ -197,6 +197,16 @@ def _lucene_simd(runtime: JavaRuntime) -> str:
     return "scalar vector code (SIMD needs Java 20-21 with jdk.incubator.vector)"
 
 
+OUT_OF_MEMORY = "java.lang.OutOfMemoryError"
+ILLEGAL_ARGUMENT = "java.lang.IllegalArgumentException"
+TOO_MANY_CLAUSES = "org.apache.lucene.search.IndexSearcher$TooManyClauses"
+
+
+def java_error(exc: BaseException) -> str | None:
+    """The Java class of an exception raised through pyjnius (JavaException), else None."""
+    return getattr(exc, "classname", None)
+
+
 def jclass(name: str) -> Any:
     """Return the Java class ``name``, starting the JVM first if needed."""
     start()

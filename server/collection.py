@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from lucene_hybrid.indexing import jvm
 from lucene_hybrid.indexing.encoders import Encoder, EncoderSpec, check_vectors, load_encoder
 from lucene_hybrid.indexing.errors import EncoderError, LuceneHybridError
 from lucene_hybrid.indexing.lucene_store import LuceneStore
@@ -153,26 +154,27 @@ class Collection:
             self.manifest.check_encoder(encoder.spec, encoder.dim)
         self.encoder = encoder
         self._view = ReadWriteLock()
-        self.store = LuceneStore(path, self.manifest)
-        self.dense = DenseSearcher(self.store.hnsw, self.manifest.dim, self.manifest.hnsw.field)
+        bm25, dense = self._open_store()
         self.searcher = HybridSearcher(
-            self.manifest,
-            Bm25Searcher(self.store.bm25, self.manifest.bm25.field),
-            self.dense,
-            encoder,
-            owns_handles=False,
-            snapshot=self._view.shared,
+            self.manifest, bm25, dense, encoder, owns_handles=False, snapshot=self._view.shared
         )
         self.wal = WriteAheadLog(path / WAL_FILE)
         self._recover()
         self._last_commit = time.monotonic()
 
-    def _reopen_store(self) -> None:
-        """Open both halves afresh (after a rollback) and point the searchers at them."""
+    def _open_store(self) -> tuple[Bm25Searcher, DenseSearcher]:
+        """Open both halves for writing (``self.store``) and searchers over the same handles."""
         self.store = LuceneStore(self.path, self.manifest)
-        self.dense = DenseSearcher(self.store.hnsw, self.manifest.dim, self.manifest.hnsw.field)
-        self.searcher.bm25 = Bm25Searcher(self.store.bm25, self.manifest.bm25.field)
-        self.searcher.dense = self.dense
+        m = self.manifest
+        return (
+            Bm25Searcher(self.store.bm25, m.bm25.field),
+            DenseSearcher(self.store.hnsw, m.dim, m.hnsw.field),
+        )
+
+    @property
+    def dense(self) -> DenseSearcher:
+        assert self.searcher.dense is not None  # a collection always has both halves
+        return self.searcher.dense
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -342,10 +344,10 @@ class Collection:
                 self.store.refresh()
         except Exception as exc:
             self._undo(offset)
-            if getattr(exc, "classname", None) == "java.lang.OutOfMemoryError":
+            if jvm.java_error(exc) == jvm.OUT_OF_MEMORY:
                 raise  # the API answers 503: retry smaller, or give the JVM more heap
             reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else repr(exc)
-            if getattr(exc, "classname", None) == "java.lang.IllegalArgumentException":
+            if jvm.java_error(exc) == jvm.ILLEGAL_ARGUMENT:
                 raise DocumentError(  # Lucene refused a document (e.g. an immense term)
                     f"Lucene refused the batch, which was rolled back whole: {reason}"
                 ) from exc
@@ -363,7 +365,7 @@ class Collection:
             try:
                 self.store.rollback()
                 self.wal.truncate_to(offset)
-                self._reopen_store()
+                self.searcher.bm25, self.searcher.dense = self._open_store()
                 for record in self.wal.replay():
                     self._apply(record)
                 self.store.refresh()

@@ -67,9 +67,6 @@ _STATUS: list[tuple[type[Exception], int, str]] = [
 
 _HTTP_KINDS = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
 
-JAVA_OOM = "java.lang.OutOfMemoryError"
-TOO_MANY_CLAUSES = "org.apache.lucene.search.IndexSearcher$TooManyClauses"
-
 
 def _allowed_methods(request: Request) -> list[str]:
     """Methods of the most specific route templates matching the path (for a 405's Allow)."""
@@ -240,12 +237,12 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        java_class = getattr(exc, "classname", None)  # set on a jnius.JavaException
-        if java_class == TOO_MANY_CLAUSES:
+        java_class = jvm.java_error(exc)
+        if java_class == jvm.TOO_MANY_CLAUSES:
             return error_response(
                 422, "invalid_parameter", "the query has too many distinct terms; shorten it"
             )
-        if java_class == JAVA_OOM:
+        if java_class == jvm.OUT_OF_MEMORY:
             log.error("JVM out of heap on %s %s", request.method, request.url.path)
             return error_response(
                 503,

@@ -76,9 +76,9 @@ def _limit(ok: bool, message: str, status: int = 413) -> None:
         raise LimitExceeded(message, status)
 
 
-def _check_ids(ids: list[str], settings: ServerSettings) -> None:
+def _check_ids(ids: list[str], settings: ServerSettings, what: str = "ids") -> None:
     limit = settings.limits.max_batch_docs
-    _limit(len(ids) <= limit, f"{len(ids)} ids is over the limit of {limit} per request")
+    _limit(len(ids) <= limit, f"{len(ids)} {what} is over the limit of {limit} per request")
 
 
 # -- collections ------------------------------------------------------------------------------
@@ -225,7 +225,7 @@ def delete_documents(body: m.DeleteRequest, coll: Coll, settings: Settings) -> m
 def embed(body: m.EmbedRequest, coll: Coll, settings: Settings) -> m.EmbedResponse:
     """Embed texts with the collection's encoder (for clients that need query vectors, e.g. MMR)."""
     lim = settings.limits
-    _check_ids(body.texts, settings)
+    _check_ids(body.texts, settings, "texts")
     for text in body.texts:
         _limit(len(text) <= lim.max_text_chars, f"a text is over {lim.max_text_chars} characters")
     vectors = coll.embed(body.texts, body.input_type)
