@@ -43,6 +43,14 @@ def create(srv: Server, name: str) -> None:
     assert r.status_code == 201, r.text
 
 
+def create_filled(srv: Server, *names: str) -> None:
+    """Create collections, each holding 20 documents whose ids start with its name."""
+    for name in names:
+        create(srv, name)
+        r = srv.post(f"{C}/{name}/documents", {"documents": docs(name, 20)})
+        assert r.status_code == 200, r.text[:1000]
+
+
 def ids_present(srv: Server, name: str, ids: list[str]) -> set[str]:
     found = set()
     for start in range(0, len(ids), 1000):  # the server's per-request limit
@@ -130,11 +138,7 @@ def test_read_only_collection_is_reported_and_the_rest_served(tmp_path):
     data = tmp_path / "data"
     srv = Server(data).start()
     try:
-        create(srv, "frozen")
-        create(srv, "live")
-        for name in ("frozen", "live"):
-            r = srv.post(f"{C}/{name}/documents", {"documents": docs(name, 20)})
-            assert r.status_code == 200
+        create_filled(srv, "frozen", "live")
     finally:
         srv.stop()
     frozen = data / "collections" / "frozen"
@@ -167,12 +171,7 @@ def test_collection_directory_deleted_under_a_running_server(tmp_path):
     data = tmp_path / "data"
     srv = Server(data).start()
     try:
-        create(srv, "doomed")
-        create(srv, "kept")
-        for name in ("doomed", "kept"):
-            assert (
-                srv.post(f"{C}/{name}/documents", {"documents": docs(name, 20)}).status_code == 200
-            )
+        create_filled(srv, "doomed", "kept")
         shutil.rmtree(data / "collections" / "doomed")
         r = srv.post(f"{C}/doomed/documents", {"documents": docs("z", 1)})
         json_error(r, 507, "removed")
