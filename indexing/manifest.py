@@ -15,6 +15,7 @@ from .errors import ManifestError
 MANIFEST = "manifest.json"
 BM25_DIR = "bm25"
 HNSW_DIR = "hnsw"
+WAL_FILE = "wal.jsonl"  # a live collection's write-ahead log (see server.collection)
 FORMAT_VERSION = 1
 ANALYZER = "Anserini DefaultEnglishAnalyzer (Porter stemmer, Lucene English stopwords)"
 

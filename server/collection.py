@@ -34,6 +34,7 @@ from lucene_hybrid.indexing.lucene_store import LuceneStore
 from lucene_hybrid.indexing.manifest import (
     BM25_DIR,
     HNSW_DIR,
+    WAL_FILE,
     Bm25Settings,
     HnswSettings,
     Manifest,
@@ -47,8 +48,6 @@ from .types import Hit, SearchParams
 from .wal import WriteAheadLog
 
 log = logging.getLogger(__name__)
-
-WAL_FILE = "wal.jsonl"
 
 
 class DocumentError(LuceneHybridError, ValueError):

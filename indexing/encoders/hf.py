@@ -45,10 +45,18 @@ def pick_device() -> str:
 class HuggingFaceEncoder:
     """A sentence-transformers model; pooling, prefixes and normalization from the spec."""
 
-    def __init__(self, spec: EncoderSpec, *, batch_size: int = 32, device: str | None = None):
+    def __init__(
+        self,
+        spec: EncoderSpec,
+        *,
+        batch_size: int = 32,
+        device: str | None = None,
+        trainable: bool = False,
+    ):
         self.spec = spec
         self.batch_size = batch_size
         self.device = device or pick_device()
+        self.trainable = trainable  # keep fp32 weights on a GPU (training autocasts instead)
         self._model = self._load()
         self._lock = threading.Lock()
         model = self._model
@@ -71,9 +79,9 @@ class HuggingFaceEncoder:
                 model = SentenceTransformer(path, device=self.device)
             else:
                 word = models.Transformer(path, max_seq_length=self.spec.max_length)
-                pool = models.Pooling(
-                    word.get_word_embedding_dimension(), pooling_mode=self.spec.pooling
-                )
+                get_dim = getattr(word, "get_embedding_dimension", None)
+                get_dim = get_dim or word.get_word_embedding_dimension
+                pool = models.Pooling(get_dim(), pooling_mode=self.spec.pooling)
                 model = SentenceTransformer(modules=[word, pool], device=self.device)
         except Exception as exc:  # OSError, ValueError, HF errors: all mean "cannot load"
             hint = (
@@ -85,10 +93,15 @@ class HuggingFaceEncoder:
             raise EncoderError(f"cannot load model {self.spec.model!r}{hint}: {exc}") from exc
         if self.spec.max_length:
             model.max_seq_length = self.spec.max_length
-        if self.device.startswith("cuda"):
+        if self.device.startswith("cuda") and not self.trainable:
             model.half()
         log.info("encoder %s loaded on %s", self.spec.model, self.device)
         return model
+
+    @property
+    def model(self) -> Any:
+        """The underlying ``SentenceTransformer`` (for fine-tuning)."""
+        return self._model
 
     @property
     def name(self) -> str:
