@@ -108,6 +108,45 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Same configurations on two indexes (e.g. before and after `reindex`), paired tests."""
+    import json
+
+    from .evaluation.compare import compare_indexes, markdown
+
+    split = Split("test", read_topics(args.topics), read_qrels(args.qrels))
+    configs = _merge_params([c for c in args.configs.split(",") if c])
+    metrics = [m for m in args.metrics.split(",") if m]
+    searchers = []
+    try:
+        retrievers = []
+        for path in (args.before, args.after):
+            dense = any(c != "bm25" for c in configs)
+            searchers.append(open_index(path, load_query_encoder=dense))
+            retrievers.append(LocalRetriever(searchers[-1], args.threads))
+        result = compare_indexes(
+            retrievers[0],
+            retrievers[1],
+            split,
+            configs=configs,
+            metrics=metrics,
+            k=args.k,
+            relevance_level=args.relevance_level,
+        )
+    finally:
+        for s in searchers:
+            s.close()
+    table = markdown(result, args.before, args.after)
+    print(table)
+    if args.output:
+        out = Path(args.output)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(table)
+        out.with_suffix(".json").write_text(json.dumps(result, indent=2))
+        print(f"written to {out} and {out.with_suffix('.json')}")
+    return 0
+
+
 def _merge_params(configs: list[str]) -> list[str]:
     # "--configs rrf:w=1,2" splits on the comma inside w=; glue such pieces back on.
     merged: list[str] = []
@@ -177,6 +216,21 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output-dir", default=None, help="runs and report (default eval-PRESET)")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser(
+        "compare", help="evaluate two indexes of one corpus (before/after a model change)"
+    )
+    p.add_argument("--before", required=True, help="index directory (the baseline)")
+    p.add_argument("--after", required=True, help="index directory (the change)")
+    p.add_argument("--topics", required=True)
+    p.add_argument("--qrels", required=True)
+    p.add_argument("--configs", default="bm25,dense,default", help="as for eval")
+    p.add_argument("--metrics", default="nDCG@10,R@100")
+    p.add_argument("-k", type=int, default=1000, help="hits per query in the runs")
+    p.add_argument("--relevance-level", type=int, default=1)
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--output", default=None, help="write the Markdown table (and .json) here")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("fuse", help="fuse TREC run files (RRF or normalized linear)")
     p.add_argument("runs", nargs="+", help="TREC run files")
