@@ -13,6 +13,7 @@ RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
 COPY pyproject.toml README.md ./
 COPY indexing ./indexing
 COPY server ./server
+COPY training ./training
 COPY configs ./configs
 RUN pip install .
 

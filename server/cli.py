@@ -162,6 +162,36 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reindex(args: argparse.Namespace) -> int:
+    """Re-encode an index with another model (e.g. one made by `finetune`) and switch to it."""
+    from lucene_hybrid.indexing.manifest import read_manifest
+    from lucene_hybrid.indexing.reindex import reindex
+
+    index = Path(args.index)
+    old = read_manifest(index).encoder
+    spec = _encoder_spec(args)
+    if spec is None:
+        raise LuceneHybridError("reindex needs --encoder MODEL (a model directory or HF name)")
+    # A saved sentence-transformers model carries its pooling; prefixes carry over.
+    spec = spec.model_copy(
+        update={
+            "query_prefix": args.query_prefix or old.query_prefix,
+            "passage_prefix": args.passage_prefix or old.passage_prefix,
+            "max_length": args.max_length or old.max_length,
+        }
+    )
+    m = reindex(
+        index, spec, batch_size=args.batch_size, threads=args.threads, progress=not args.quiet
+    )
+    t = m.timings
+    print(
+        f"re-encoded {m.counts['dense']} documents of {index} with {m.encoder.describe()} "
+        f"({m.dim} dims) in {t['total_s']:.1f}s (encode {t['encode_s']:.1f}s, hnsw "
+        f"{t['hnsw_index_s']:.1f}s); was {old.describe()}"
+    )
+    return 0
+
+
 def _print_table(hits: Sequence[Hit]) -> None:
     if not hits:
         print("no hits")
@@ -334,9 +364,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_serve)
 
+    p = sub.add_parser(
+        "reindex", help="re-encode an index with another encoder and switch to it atomically"
+    )
+    p.add_argument("--index", required=True, help="index directory (not being served)")
+    _add_encoder_args(p, for_search=False)
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--batch-size", type=int, default=32, help="encoder batch size")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_reindex)
+
     from .cli_eval import add_parsers
 
     add_parsers(sub)
+    # Training sits above server/ and indexing/ (it uses both); only its command is added here.
+    from lucene_hybrid.training.cli import add_parsers as add_training_parsers
+
+    add_training_parsers(sub)
 
     p = sub.add_parser("demo", help="index the bundled demo corpus (once) and search it")
     p.add_argument("queries", nargs="*", help="queries to run (default: three samples)")
