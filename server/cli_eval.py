@@ -147,6 +147,32 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_search(args: argparse.Namespace) -> int:
+    """Latency per mode and stage, in one thread and in N, text or vector given."""
+    from . import bench
+
+    topics = list(read_topics(args.topics).values())[: args.limit]
+    modes = [m for m in args.modes.split(",") if m]
+    searcher = open_index(args.index, load_query_encoder=any(m != "bm25" for m in modes))
+    try:
+        result = bench.run(
+            searcher,
+            topics,
+            modes=modes,
+            threads=[int(n) for n in args.threads.split(",")],
+            k=args.k,
+            depth=args.depth,
+            label=args.label or Path(args.index).name,
+        )
+    finally:
+        searcher.close()
+    print(bench.markdown(result))
+    if args.output:
+        js, md = bench.write(result, Path(args.output))
+        print(f"written to {js} and {md}")
+    return 0
+
+
 def _merge_params(configs: list[str]) -> list[str]:
     # "--configs rrf:w=1,2" splits on the comma inside w=; glue such pieces back on.
     merged: list[str] = []
@@ -231,6 +257,20 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--output", default=None, help="write the Markdown table (and .json) here")
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("bench", help="benchmarks (results as JSON and Markdown)")
+    bench_sub = p.add_subparsers(dest="bench_command", required=True)
+    p = bench_sub.add_parser("search", help="in-process search latency and QPS per mode")
+    p.add_argument("--index", required=True)
+    p.add_argument("--topics", required=True, help="queries (tsv, BEIR jsonl, TREC)")
+    p.add_argument("--limit", type=int, default=300, help="queries measured per row")
+    p.add_argument("--modes", default="bm25,dense,hybrid")
+    p.add_argument("--threads", default="1,4", help="comma list of thread counts")
+    p.add_argument("-k", type=int, default=10)
+    p.add_argument("--depth", type=int, default=100, help="candidates per retriever (hybrid)")
+    p.add_argument("--label", default=None)
+    p.add_argument("--output", default=None, help="path stem for .json and .md")
+    p.set_defaults(func=cmd_bench_search)
 
     p = sub.add_parser("fuse", help="fuse TREC run files (RRF or normalized linear)")
     p.add_argument("runs", nargs="+", help="TREC run files")

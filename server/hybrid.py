@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import threading
 import time
@@ -33,6 +34,10 @@ log = logging.getLogger(__name__)
 DEFAULT_EF_SEARCH = 100
 QUERY_CACHE_SIZE = 1024  # query embeddings kept (384 floats each: ~1.5 MB)
 
+# The dense half of a hybrid search runs here while the calling thread runs BM25: both are
+# Java calls that release the GIL, so one search costs the slower half, not the sum.
+_DENSE_POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="dense")
+
 
 class Searcher(Protocol):
     """What the CLI and the API need from a searcher."""
@@ -41,7 +46,7 @@ class Searcher(Protocol):
         self,
         query: str | None,
         params: SearchParams,
-        vector: Sequence[float] | None = None,
+        vector: Sequence[float] | np.ndarray | None = None,
         timings: dict[str, float] | None = None,
     ) -> list[Hit]: ...
 
@@ -71,6 +76,7 @@ class HybridSearcher:
         self.encoder = encoder
         self.owns_handles = owns_handles
         self.snapshot = snapshot  # held around the Lucene reads of one search
+        self.parallel_retrieval = True  # hybrid: dense in a pool thread while BM25 runs here
         # Recent query embeddings: the same text (a retry, the playground's three columns, a
         # paginating client) is encoded once. Encoders are deterministic.
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -101,7 +107,7 @@ class HybridSearcher:
     def _query_vector(
         self,
         query: str | None,
-        vector: Sequence[float] | None,
+        vector: Sequence[float] | np.ndarray | None,
         params: SearchParams,
         timings: dict[str, float],
     ) -> np.ndarray:
@@ -134,6 +140,11 @@ class HybridSearcher:
                 self._query_cache.popitem(last=False)
         return vec
 
+    def _timed_dense(self, qvec: np.ndarray, params: SearchParams) -> tuple[list[Scored], float]:
+        t0 = time.perf_counter()
+        hits = self._dense(qvec, params)
+        return hits, (time.perf_counter() - t0) * 1000
+
     def _dense(self, qvec: np.ndarray, params: SearchParams) -> list[Scored]:
         assert self.dense is not None  # _query_vector checked
         depth = params.k if params.mode == "dense" else params.candidate_depth
@@ -144,7 +155,7 @@ class HybridSearcher:
         self,
         query: str | None,
         params: SearchParams,
-        vector: Sequence[float] | None = None,
+        vector: Sequence[float] | np.ndarray | None = None,
         timings: dict[str, float] | None = None,
     ) -> list[Hit]:
         """Search in ``params.mode``; hybrid fuses BM25 and dense candidate lists.
@@ -170,14 +181,22 @@ class HybridSearcher:
         self, query: str | None, qvec: np.ndarray | None, params: SearchParams, t: dict[str, float]
     ) -> list[Hit]:
         lists: dict[str, list[Scored]] = {}
+        pending = None
+        if qvec is not None and params.mode == "hybrid" and self.parallel_retrieval:
+            pending = _DENSE_POOL.submit(self._timed_dense, qvec, params)
         if params.mode in ("bm25", "hybrid"):
             t0 = time.perf_counter()
-            lists["bm25"] = self._bm25(query, params)
+            try:
+                lists["bm25"] = self._bm25(query, params)
+            except BaseException:
+                if pending is not None and not pending.cancel():
+                    concurrent.futures.wait([pending])  # leave no read running past the snapshot
+                raise
             t["bm25_ms"] = (time.perf_counter() - t0) * 1000
-        if qvec is not None:
-            t0 = time.perf_counter()
-            lists["dense"] = self._dense(qvec, params)
-            t["dense_ms"] = (time.perf_counter() - t0) * 1000
+        if pending is not None:
+            lists["dense"], t["dense_ms"] = pending.result()
+        elif qvec is not None:
+            lists["dense"], t["dense_ms"] = self._timed_dense(qvec, params)
         t0 = time.perf_counter()
         weights: dict[str, float] = {}
         if params.mode == "hybrid":

@@ -1,0 +1,193 @@
+"""In-process search benchmark: latency percentiles per mode and stage, and QPS in N threads.
+
+Two ways to time a dense or hybrid search: with the query text (the encoder runs; the
+query-embedding cache is bypassed so every query is encoded) or with the query vector given
+(encoded once beforehand, as a caller that embeds its own queries would send it). Results go
+to JSON and a Markdown table; nothing here asserts a target (targets live in the README).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import statistics
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .hybrid import HybridSearcher
+from .types import SearchParams
+
+STAGES = ("encode_ms", "bm25_ms", "dense_ms", "fusion_ms", "fetch_ms")
+
+
+@dataclass
+class Row:
+    """One mode measured one way."""
+
+    mode: str
+    input: str  # "text" or "vector"
+    threads: int
+    queries: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    mean_ms: float
+    qps: float
+    stages_p50_ms: dict[str, float] = field(default_factory=dict)
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile of a non-empty sample."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, int(round(p / 100 * (len(ordered) - 1)))))]
+
+
+def _one(
+    searcher: HybridSearcher, query: str, vector: np.ndarray | None, params: SearchParams
+) -> tuple[float, dict[str, float]]:
+    timings: dict[str, float] = {}
+    if vector is None and params.mode != "bm25":
+        searcher._query_cache.clear()  # noqa: SLF001 - time the encoder, not the cache
+    t0 = time.perf_counter()
+    searcher.search(query, params, vector=vector, timings=timings)
+    return (time.perf_counter() - t0) * 1000, timings
+
+
+def measure(
+    searcher: HybridSearcher,
+    queries: Sequence[str],
+    mode: str,
+    *,
+    vectors: np.ndarray | None = None,
+    threads: int = 1,
+    k: int = 10,
+    depth: int = 100,
+    warmup: int = 20,
+) -> Row:
+    """Run every query once (after ``warmup`` unmeasured ones) in ``threads`` threads."""
+    params = SearchParams(mode=mode, k=k, depth=depth, fetch_docs=False)  # type: ignore[arg-type]
+    vecs: list[np.ndarray | None] = (
+        [None] * len(queries) if vectors is None or mode == "bm25" else list(vectors)
+    )
+    for q, v in list(zip(queries, vecs, strict=True))[:warmup]:
+        _one(searcher, q, v, params)
+    start = time.perf_counter()
+    if threads <= 1:
+        results = [_one(searcher, q, v, params) for q, v in zip(queries, vecs, strict=True)]
+    else:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            results = list(
+                pool.map(
+                    lambda qv: _one(searcher, qv[0], qv[1], params), zip(queries, vecs, strict=True)
+                )
+            )
+    wall = time.perf_counter() - start
+    lat = [r[0] for r in results]
+    stages = {
+        s: round(statistics.median(r[1][s] for r in results), 3)
+        for s in STAGES
+        if all(s in r[1] for r in results)
+    }
+    return Row(
+        mode=mode,
+        input="vector" if vectors is not None and mode != "bm25" else "text",
+        threads=threads,
+        queries=len(queries),
+        p50_ms=round(percentile(lat, 50), 3),
+        p95_ms=round(percentile(lat, 95), 3),
+        p99_ms=round(percentile(lat, 99), 3),
+        mean_ms=round(statistics.fmean(lat), 3),
+        qps=round(len(queries) / wall, 1),
+        stages_p50_ms=stages,
+    )
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process (Linux reports KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def run(
+    searcher: HybridSearcher,
+    queries: Sequence[str],
+    *,
+    modes: Sequence[str] = ("bm25", "dense", "hybrid"),
+    threads: Sequence[int] = (1, 4),
+    k: int = 10,
+    depth: int = 100,
+    label: str = "",
+) -> dict[str, Any]:
+    """Every mode, with text and (for dense and hybrid) with vectors given, at each thread count."""
+    vectors = None
+    if any(m != "bm25" for m in modes) and searcher.encoder is not None:
+        vectors = searcher.query_vectors(list(queries))
+    rows: list[Row] = []
+    for mode in modes:
+        inputs = [None] if mode == "bm25" or vectors is None else [None, vectors]
+        for given in inputs:
+            for n in threads:
+                rows.append(
+                    measure(searcher, queries, mode, vectors=given, threads=n, k=k, depth=depth)
+                )
+    if "hybrid" in modes:  # what running the two halves concurrently buys
+        searcher.parallel_retrieval = False
+        try:
+            for n in threads:
+                row = measure(
+                    searcher, queries, "hybrid", vectors=vectors, threads=n, k=k, depth=depth
+                )
+                row.mode = "hybrid, halves in sequence"
+                rows.append(row)
+        finally:
+            searcher.parallel_retrieval = True
+    return {
+        "label": label,
+        "documents": searcher.bm25.num_docs,
+        "k": k,
+        "depth": depth,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+        },
+        "peak_rss_mb": peak_rss_mb(),
+        "rows": [asdict(r) for r in rows],
+    }
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The rows as a Markdown table."""
+    lines = [
+        f"{result['label']}: {result['documents']:,} documents, k={result['k']}, depth "
+        f"{result['depth']}; {result['machine']['cpus']} CPUs; peak RSS "
+        f"{result['peak_rss_mb']:,.0f} MB (the benchmark process, model included)",
+        "",
+        "| mode | input | threads | p50 ms | p95 ms | p99 ms | QPS | stages p50 (ms) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in result["rows"]:
+        stages = ", ".join(
+            f"{s.removesuffix('_ms')} {v:.2f}" for s, v in r["stages_p50_ms"].items() if v >= 0.005
+        )
+        lines.append(
+            f"| {r['mode']} | {r['input']} | {r['threads']} | {r['p50_ms']:.2f} | "
+            f"{r['p95_ms']:.2f} | {r['p99_ms']:.2f} | {r['qps']:,.0f} | {stages} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write(result: dict[str, Any], out: Path) -> tuple[Path, Path]:
+    """``out``.json and ``out``.md."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    js, md = out.with_suffix(".json"), out.with_suffix(".md")
+    js.write_text(json.dumps(result, indent=2))
+    md.write_text(markdown(result))
+    return js, md
