@@ -34,7 +34,14 @@ from lucene_hybrid.server.hybrid import open_index
 from lucene_hybrid.server.lucene_search import open_readonly
 from lucene_hybrid.server.types import SearchParams
 
-from .mining import Example, MiningOptions, batches, epoch_examples, mine_hard_negatives
+from .mining import (
+    Example,
+    MiningOptions,
+    batches,
+    epoch_examples,
+    fill_random_negatives,
+    mine_hard_negatives,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +60,7 @@ class TrainOptions:
     epochs: int = 1
     per_query: int = 1  # examples per training query per epoch (positives rotate)
     max_steps: int | None = None  # optimizer steps; None: as many as the epochs hold
-    max_length: int | None = None  # tokens per text while training (None: the model's)
+    max_length: int | None = None  # tokens per text in training and in the saved model
     eval_every: int | None = None  # steps between dev evaluations (None: 4 per run)
     patience: int = 2  # evaluations without improvement before stopping
     scale: float = 20.0  # MNRL's similarity scale (inverse temperature)
@@ -230,6 +237,11 @@ def finetune(
     t0 = time.perf_counter()
     ranked = _bm25_rankings(index, {q: train.topics[q] for q in positives}, mining.depth, threads)
     negatives = mine_hard_negatives(ranked, positives, texts, mining)
+    # Every example needs a negative: MNRL takes columns of equal length, and a batch without
+    # its hard-negative column learns only from in-batch ones. A query BM25 found nothing
+    # usable for gets random documents it is not judged relevant to.
+    no_hard = sum(1 for q in positives if not negatives.get(q))
+    easy = fill_random_negatives(negatives, positives, sorted(known), mining.negatives, opts.seed)
     dev_ranked = _bm25_rankings(index, dev.topics, opts.dev_pool_depth, threads)
     pool = DevPool(dev, dev_ranked, texts)
     mine_s = time.perf_counter() - t0
@@ -314,7 +326,8 @@ def finetune(
     bar.close()
     train_s = time.perf_counter() - t_train
     model.load_state_dict(best_state)
-    model.max_seq_length = base_max_len
+    # The model is saved with the length it was trained and chosen at: on NFCorpus a model
+    # trained at 128 tokens and used at the base model's 256 lost what it had gained.
     model.eval()
 
     result = FinetuneResult(
@@ -331,8 +344,9 @@ def finetune(
         },
         mining={
             **asdict(mining),
-            "queries_with_negatives": sum(1 for n in negatives.values() if n),
-            "negatives_mined": sum(len(n) for n in negatives.values()),
+            "random_negatives": easy,
+            "negatives_mined": sum(len(n) for n in negatives.values()) - easy,
+            "queries_with_random_negatives": no_hard,
         },
         training={
             **asdict(opts),
@@ -340,6 +354,7 @@ def finetune(
             "steps_run": len(losses),
             "examples_seen": sum(len(b) for b in plan[: len(losses) * opts.grad_accum]),
             "stopped_early": stopped_early,
+            "max_seq_length": {"base": base_max_len, "saved": model.max_seq_length},
             "best_step": best_step,
             "loss_first": losses[0] if losses else None,
             "loss_last": losses[-1] if losses else None,
@@ -405,8 +420,9 @@ def model_card(result: FinetuneResult, spec: EncoderSpec) -> str:
         "negative) triples; every other document in a batch is also a negative. Hard negatives: "
         f"BM25 top {m['depth']} of the index (skipping the top {m['skip_top']}), judged positives "
         f"and near-duplicates of them (word Jaccard ≥ {m['near_duplicate']}) excluded, "
-        f"up to {m['negatives']} kept per query ({m['negatives_mined']:,} for "
-        f"{m['queries_with_negatives']:,} queries).",
+        f"up to {m['negatives']} kept per query ({m['negatives_mined']:,} in all); "
+        f"{m['queries_with_random_negatives']:,} queries with none got random unjudged "
+        "documents instead.",
         "",
         "| parameter | value |",
         "|---|---|",
@@ -426,6 +442,7 @@ def model_card(result: FinetuneResult, spec: EncoderSpec) -> str:
         "examples_seen",
         "best_step",
         "stopped_early",
+        "max_seq_length",
     ):
         lines.append(f"| {key} | {t[key]} |")
     lines += [

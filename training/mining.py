@@ -84,6 +84,30 @@ def mine_hard_negatives(
     return out
 
 
+def fill_random_negatives(
+    negatives: dict[str, list[str]],
+    positives: Mapping[str, Collection[str]],
+    doc_ids: Sequence[str],
+    count: int,
+    seed: int,
+) -> int:
+    """Give each query with no mined negative ``count`` random documents not judged relevant.
+
+    Returns:
+        How many random negatives were added.
+    """
+    rng = random.Random(seed)
+    added = 0
+    for qid in sorted(positives):
+        if negatives.get(qid):
+            continue
+        pos = positives[qid]
+        pool = [d for d in rng.sample(list(doc_ids), min(len(doc_ids), 4 * count)) if d not in pos]
+        negatives[qid] = pool[:count]
+        added += len(negatives[qid])
+    return added
+
+
 Example = tuple[str, str, str | None]  # (query id, positive doc id, hard negative doc id)
 
 

@@ -56,7 +56,7 @@ def test_training_loop_learns_saves_a_loadable_model_and_reproduces(demo_index, 
     v = tuned.encode_queries(text)
     assert v.shape == (1, 384) and abs(float(np.linalg.norm(v)) - 1) < 1e-5
     assert not np.allclose(v, base.encode_queries(text), atol=1e-3), "the weights changed"
-    assert tuned.model.max_seq_length == base.model.max_seq_length  # training length not saved
+    assert tuned.model.max_seq_length == TINY.max_length  # used as it was trained
 
     again = _train(demo_index, tmp_path / "model-b")
     np.testing.assert_allclose(again.losses, losses, rtol=1e-4)

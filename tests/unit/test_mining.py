@@ -11,6 +11,7 @@ from lucene_hybrid.training.mining import (
     MiningOptions,
     batches,
     epoch_examples,
+    fill_random_negatives,
     jaccard,
     mine_hard_negatives,
     words,
@@ -121,3 +122,15 @@ def test_compatible_examples_are_all_batched():
     out = batches(examples, 4, pos)
     assert [len(b) for b in out] == [4, 4, 2]
     assert sorted(ex for b in out for ex in b) == sorted(examples)
+
+
+def test_queries_without_hard_negatives_get_random_unjudged_ones():
+    positives = {"q1": {"d1", "d2"}, "q2": set(DOCS[:25])}
+    negatives = {"q1": ["d9"], "q2": []}  # q2: BM25's whole window was judged relevant
+    added = fill_random_negatives(negatives, positives, DOCS, count=3, seed=1)
+    assert negatives["q1"] == ["d9"], "mined negatives are kept as they are"
+    assert 1 <= len(negatives["q2"]) <= 3 and added == len(negatives["q2"])
+    assert not set(negatives["q2"]) & positives["q2"]
+    again = {"q1": ["d9"], "q2": []}
+    fill_random_negatives(again, positives, DOCS, count=3, seed=1)
+    assert again == negatives, "seeded"
