@@ -137,17 +137,18 @@ def run(
                 rows.append(
                     measure(searcher, queries, mode, vectors=given, threads=n, k=k, depth=depth)
                 )
-    if "hybrid" in modes:  # what running the two halves concurrently buys
-        searcher.parallel_retrieval = False
+    if "hybrid" in modes:  # what running the two halves concurrently buys (or costs)
+        default = searcher.parallel_retrieval
+        searcher.parallel_retrieval = not default
         try:
             for n in threads:
                 row = measure(
                     searcher, queries, "hybrid", vectors=vectors, threads=n, k=k, depth=depth
                 )
-                row.mode = "hybrid, halves in sequence"
+                row.mode = "hybrid, halves " + ("in sequence" if default else "concurrent")
                 rows.append(row)
         finally:
-            searcher.parallel_retrieval = True
+            searcher.parallel_retrieval = default
     return {
         "label": label,
         "documents": searcher.bm25.num_docs,

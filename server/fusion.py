@@ -8,6 +8,7 @@ invented raw score of zero (for z-score, zero would be the list's mean).
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,13 +37,16 @@ def _order(
     fused: dict[str, float],
     seen: dict[str, dict[str, tuple[int, float]]],
     parts: dict[str, dict[str, float]],
+    limit: int | None,
 ) -> list[Fused]:
     # Ties: the better best-rank first, then docid, so results are deterministic.
     def key(docid: str) -> tuple[float, int, str]:
         best = min(rank for rank, _ in seen[docid].values())
         return (-fused[docid], best, docid)
 
-    return [Fused(d, fused[d], dict(seen[d]), parts[d]) for d in sorted(fused, key=key)]
+    # Only the hits returned become objects: a search fuses 200 candidates to return 10.
+    top = sorted(fused, key=key) if limit is None else heapq.nsmallest(limit, fused, key=key)
+    return [Fused(d, fused[d], seen[d], parts[d]) for d in top]
 
 
 def _positions(lists: Mapping[str, Sequence[Scored]]) -> dict[str, dict[str, tuple[int, float]]]:
@@ -58,6 +62,7 @@ def rrf(
     *,
     k: float = RRF_K,
     weights: Mapping[str, float] | None = None,
+    limit: int | None = None,
 ) -> list[Fused]:
     """Reciprocal rank fusion: score(d) = sum_i w_i / (k + rank_i(d)).
 
@@ -66,9 +71,10 @@ def rrf(
             at its first (best) rank.
         k: The RRF constant (60 by default).
         weights: Per-list weight; missing names weigh 1.0.
+        limit: Return only the best ``limit`` (None: all).
 
     Returns:
-        All documents of all lists, best fused score first.
+        The documents of all lists, best fused score first.
     """
     weights = weights or {}
     seen = _positions(lists)
@@ -80,7 +86,7 @@ def rrf(
         docid: sum(weights.get(name, 1.0) * part for name, part in parts[docid].items())
         for docid in seen
     }
-    return _order(fused, seen, parts)
+    return _order(fused, seen, parts, limit)
 
 
 def normalize(scores: Sequence[float], method: Normalization = "minmax") -> list[float]:
@@ -121,15 +127,17 @@ def linear(
     weights: Mapping[str, float],
     *,
     normalization: Normalization = "minmax",
+    limit: int | None = None,
 ) -> list[Fused]:
     """Convex combination of per-list normalized scores: score(d) = sum_i w_i * norm_i(d).
 
     For a BM25/dense pair with weight ``alpha`` on dense, pass
     ``{"bm25": 1 - alpha, "dense": alpha}``. A document absent from a list takes that list's
     floor: 0 for min-max, the lowest z-score present for z-score (-1 when all are equal).
+    ``limit`` returns only the best ``limit`` (None: all).
 
     Returns:
-        All documents of all lists, best fused score first.
+        The documents of all lists, best fused score first.
     """
     seen = _positions(lists)
     normalized: dict[str, dict[str, float]] = {}
@@ -147,7 +155,7 @@ def linear(
         docid: sum(weights.get(name, 0.0) * part for name, part in parts[docid].items())
         for docid in seen
     }
-    return _order(fused, seen, parts)
+    return _order(fused, seen, parts, limit)
 
 
 def explain(

@@ -48,6 +48,20 @@ def test_linear_properties(a, b, alpha, norm):
             assert src[rank - 1] == Scored(f.docid, score)
 
 
+@given(
+    ranked_list(), ranked_list(), st.integers(0, 45), st.sampled_from(["rrf", "minmax", "zscore"])
+)
+def test_a_limit_returns_the_head_of_the_full_fusion(a, b, limit, method):
+    lists = {"bm25": a, "dense": b}
+    if method == "rrf":
+        full, head = rrf(lists), rrf(lists, limit=limit)
+    else:
+        w = {"bm25": 0.3, "dense": 0.7}
+        full = linear(lists, w, normalization=method)
+        head = linear(lists, w, normalization=method, limit=limit)
+    assert head == full[:limit]
+
+
 text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=50)
 doc_id = st.text(
     st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), min_size=1, max_size=20
