@@ -143,9 +143,10 @@ def _read_staged(folder: Path) -> Iterator[tuple[str, str]]:
                 yield record["id"], record["contents"]
 
 
-def _encode_staged(staging: Path, encoder: Encoder, total: int, opts: BuildOptions) -> None:
-    """Embed the staged documents in windows and write the vector shards."""
-    writer = _ShardWriter(staging / "vectors", "vectors")
+def encode_to_shards(
+    docs: Iterable[tuple[str, str]], encoder: Encoder, writer: _ShardWriter, bar: tqdm
+) -> None:
+    """Embed (docid, text) pairs ENCODE_WINDOW at a time and write their vector lines."""
     window: list[tuple[str, str]] = []
 
     def flush() -> None:
@@ -155,13 +156,19 @@ def _encode_staged(staging: Path, encoder: Encoder, total: int, opts: BuildOptio
         bar.update(len(window))
         window.clear()
 
-    with _bar(total, "encode", opts.progress) as bar:
-        for item in _read_staged(staging / "docs"):
-            window.append(item)
-            if len(window) >= ENCODE_WINDOW:
-                flush()
-        if window:
+    for item in docs:
+        window.append(item)
+        if len(window) >= ENCODE_WINDOW:
             flush()
+    if window:
+        flush()
+
+
+def _encode_staged(staging: Path, encoder: Encoder, total: int, opts: BuildOptions) -> None:
+    """Embed the staged documents in windows and write the vector shards."""
+    writer = _ShardWriter(staging / "vectors", "vectors")
+    with _bar(total, "encode", opts.progress) as bar:
+        encode_to_shards(_read_staged(staging / "docs"), encoder, writer, bar)
     writer.close()
 
 

@@ -23,14 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from . import lucene_writer
-from .build import (
-    ENCODE_WINDOW,
-    _bar,
-    _clean_leftovers,
-    _ShardWriter,
-    _swap_into_place,
-    _vector_line,
-)
+from .build import _bar, _clean_leftovers, _ShardWriter, _swap_into_place, encode_to_shards
 from .encoders import Encoder, EncoderSpec, load_encoder
 from .errors import IndexBuildError
 from .lucene_store import LuceneStore, _Java
@@ -171,17 +164,10 @@ def _assemble(
     writer = _ShardWriter(tmp / "staging", "vectors")
     n = int(_Java.load().Search.numDocs(store.hnsw))
     t0 = time.perf_counter()
-    window: list[StoredDocument] = []
     with_metadata = 0
 
-    def flush() -> None:
-        vectors = encoder.encode_documents([d.text for d in window])
-        for doc, vec in zip(window, vectors, strict=True):
-            writer.write(_vector_line(doc.docid, vec))
-        bar.update(len(window))
-        window.clear()
-
-    with _bar(n, "encode", progress) as bar:
+    def texts() -> Iterator[tuple[str, str]]:
+        nonlocal with_metadata
         for doc in iter_documents(store.bm25, store.hnsw):
             if not doc.text and old.encoder.kind == "precomputed":
                 raise IndexBuildError(
@@ -189,11 +175,10 @@ def _assemble(
                     "there is nothing for the new encoder to encode"
                 )
             with_metadata += bool(doc.metadata)
-            window.append(doc)
-            if len(window) >= ENCODE_WINDOW:
-                flush()
-        if window:
-            flush()
+            yield doc.docid, doc.text
+
+    with _bar(n, "encode", progress) as bar:
+        encode_to_shards(texts(), encoder, writer, bar)
     writer.close()
     encode_s = time.perf_counter() - t0
     if writer.count == 0:
