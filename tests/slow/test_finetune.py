@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
 import pytest
+from json_service import JsonService
 
 from lucene_hybrid.indexing.encoders import EncoderSpec
 from lucene_hybrid.indexing.encoders.hf import HuggingFaceEncoder
@@ -64,58 +63,28 @@ def test_training_loop_learns_saves_a_loadable_model_and_reproduces(demo_index, 
     np.testing.assert_allclose(v2.encode_queries(text), v, atol=1e-5)
 
 
-class ChatService:
+class ChatService(JsonService):
     """POST /v1/chat/completions like OpenAI: answers with the passage's first words as a query."""
 
     def __init__(self, status: int = 200):
-        self.requests: list[dict] = []
-        service = self
+        self.status = status
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                service.requests.append(
-                    {"path": self.path, "auth": self.headers["Authorization"], **body}
-                )
-                if status != 200:
-                    self._send(status, {"error": {"message": "no such key", "type": "auth"}})
-                    return
-                passage = body["messages"][0]["content"].split("Passage:\n", 1)[1]
-                query = " ".join(passage.split()[:6])
-                self._send(
-                    200,
-                    {
-                        "id": "x",
-                        "object": "chat.completion",
-                        "created": 0,
-                        "model": body["model"],
-                        "choices": [
-                            {
-                                "index": 0,
-                                "finish_reason": "stop",
-                                "message": {"role": "assistant", "content": f'Query: "{query}"\n'},
-                            }
-                        ],
-                    },
-                )
-
-            def _send(self, code, payload):
-                raw = json.dumps(payload).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
+    def answer(self, auth, body):
+        if self.status != 200:
+            return self.status, {"error": {"message": "no such key", "type": "auth"}}, {}
+        passage = body["messages"][0]["content"].split("Passage:\n", 1)[1]
+        query = " ".join(passage.split()[:6])
+        message = {"role": "assistant", "content": f'Query: "{query}"\n'}
+        choice = {"index": 0, "finish_reason": "stop", "message": message}
+        reply = {
+            "id": "x",
+            "object": "chat.completion",
+            "created": 0,
+            "model": body["model"],
+            "choices": [choice],
+        }
+        return 200, reply, {}
 
 
 @pytest.fixture

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
+from json_service import JsonService
 
 from lucene_hybrid.indexing.encoders import EncoderSpec, load_encoder
 from lucene_hybrid.indexing.errors import EncoderError
@@ -21,67 +19,29 @@ def fake_embedding(text: str, dim: int) -> list[float]:
     return [b / 255.0 + 0.01 for b in digest[:dim]]
 
 
-class EmbeddingService:
+class EmbeddingService(JsonService):
     """Answers POST /v1/embeddings like OpenAI; can fail the first N calls with a status."""
 
     def __init__(self, fail_first: int = 0, fail_status: int = 429):
-        self.requests: list[dict] = []
         self.fail_left = fail_first
         self.fail_status = fail_status
-        service = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # keep test output clean
-                pass
-
-            def do_POST(self):  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                service.requests.append({"auth": self.headers.get("Authorization"), **body})
-                if service.fail_left > 0:
-                    service.fail_left -= 1
-                    self._send(
-                        service.fail_status,
-                        {"error": {"message": "slow down", "type": "rate_limit"}},
-                        {"retry-after-ms": "10"},
-                    )
-                    return
-                if self.headers.get("Authorization") != "Bearer test-key":
-                    self._send(
-                        401, {"error": {"message": "bad key", "type": "invalid_request_error"}}
-                    )
-                    return
-                dim = body.get("dimensions") or DIM
-                data = [
-                    {"object": "embedding", "index": i, "embedding": fake_embedding(t, dim)}
-                    for i, t in enumerate(body["input"])
-                ]
-                data.reverse()  # the client must order by index, not by position
-                self._send(
-                    200,
-                    {
-                        "object": "list",
-                        "data": data,
-                        "model": body["model"],
-                        "usage": {"prompt_tokens": 1, "total_tokens": 1},
-                    },
-                )
-
-            def _send(self, status, payload, headers=None):
-                raw = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                for k, v in (headers or {}).items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(raw)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
+    def answer(self, auth, body):
+        if self.fail_left > 0:
+            self.fail_left -= 1
+            error = {"error": {"message": "slow down", "type": "rate_limit"}}
+            return self.fail_status, error, {"retry-after-ms": "10"}
+        if auth != "Bearer test-key":
+            return 401, {"error": {"message": "bad key", "type": "invalid_request_error"}}, {}
+        dim = body.get("dimensions") or DIM
+        data = [
+            {"object": "embedding", "index": i, "embedding": fake_embedding(t, dim)}
+            for i, t in enumerate(body["input"])
+        ]
+        data.reverse()  # the client must order by index, not by position
+        usage = {"prompt_tokens": 1, "total_tokens": 1}
+        return 200, {"object": "list", "data": data, "model": body["model"], "usage": usage}, {}
 
 
 @pytest.fixture
