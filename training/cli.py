@@ -7,9 +7,10 @@ import os
 from pathlib import Path
 
 from lucene_hybrid.indexing.errors import LuceneHybridError
+from lucene_hybrid.server.evaluation.experiment import Split
 from lucene_hybrid.server.evaluation.formats import read_qrels, read_topics
 
-from .finetune import Split, TrainOptions, finetune
+from .finetune import TrainOptions, finetune
 from .mining import MiningOptions
 
 
@@ -35,10 +36,11 @@ def cmd_finetune(args: argparse.Namespace) -> int:
             raise LuceneHybridError(
                 "give --queries FILE and --qrels FILE (or --generate-queries N)"
             )
-        train = Split(read_topics(args.queries), read_qrels(args.qrels))
+        train = Split("train", read_topics(args.queries), read_qrels(args.qrels))
     dev = None
     if args.dev_qrels:
-        dev = Split(read_topics(args.dev_queries or args.queries), read_qrels(args.dev_qrels))
+        topics = read_topics(args.dev_queries or args.queries)
+        dev = Split("dev", topics, read_qrels(args.dev_qrels))
     opts = TrainOptions(
         batch_size=args.batch_size,
         grad_accum=args.grad_accum,

@@ -28,9 +28,9 @@ from lucene_hybrid.indexing.encoders.hf import HuggingFaceEncoder
 from lucene_hybrid.indexing.errors import LuceneHybridError
 from lucene_hybrid.indexing.manifest import BM25_DIR, HNSW_DIR, read_manifest
 from lucene_hybrid.indexing.reindex import iter_documents
-from lucene_hybrid.server.evaluation.formats import Qrels
+from lucene_hybrid.server.evaluation.experiment import Split
 from lucene_hybrid.server.evaluation.metrics import evaluate
-from lucene_hybrid.server.hybrid import open_index
+from lucene_hybrid.server.hybrid import HybridSearcher, open_index
 from lucene_hybrid.server.lucene_search import open_readonly
 from lucene_hybrid.server.types import SearchParams
 
@@ -70,20 +70,13 @@ class TrainOptions:
     dev_pool_depth: int = 30  # BM25 candidates per dev query added to the dev pool
 
 
-@dataclass
-class Split:
-    """Queries with judgments."""
-
-    topics: dict[str, str]
-    qrels: Qrels
-
-    @property
-    def positives(self) -> dict[str, set[str]]:
-        return {
-            q: {d for d, g in docs.items() if g > 0}
-            for q, docs in self.qrels.items()
-            if q in self.topics and any(g > 0 for g in docs.values())
-        }
+def judged_positives(split: Split) -> dict[str, set[str]]:
+    """Query id -> documents judged relevant (grade > 0), for the split's queries that have any."""
+    return {
+        q: {d for d, g in docs.items() if g > 0}
+        for q, docs in split.qrels.items()
+        if q in split.topics and any(g > 0 for g in docs.values())
+    }
 
 
 @dataclass
@@ -113,7 +106,7 @@ def split_dev(train: Split, opts: TrainOptions, dev: Split | None) -> tuple[Spli
     """The dev split: given, or ``dev_fraction`` of the training queries held out (seeded)."""
     rng = random.Random(opts.seed)
     if dev is None:
-        qids = sorted(train.positives)
+        qids = sorted(judged_positives(train))
         rng.shuffle(qids)
         n_dev = max(1, round(len(qids) * opts.dev_fraction))
         held = set(qids[:n_dev])
@@ -122,15 +115,16 @@ def split_dev(train: Split, opts: TrainOptions, dev: Split | None) -> tuple[Spli
                 f"{len(qids)} judged training queries: too few to hold some out for early "
                 "stopping; give a dev split (--dev-queries/--dev-qrels) or more queries"
             )
-        dev = Split({q: train.topics[q] for q in held}, {q: train.qrels[q] for q in held})
+        dev = Split("dev", {q: train.topics[q] for q in held}, {q: train.qrels[q] for q in held})
         train = Split(
+            train.name,
             {q: t for q, t in train.topics.items() if q not in held},
             {q: d for q, d in train.qrels.items() if q not in held},
         )
-    judged = sorted(dev.positives)
+    judged = sorted(judged_positives(dev))
     if len(judged) > opts.dev_max_queries:
         judged = sorted(rng.sample(judged, opts.dev_max_queries))
-    dev = Split({q: dev.topics[q] for q in judged}, {q: dev.qrels[q] for q in judged})
+    dev = Split(dev.name, {q: dev.topics[q] for q in judged}, {q: dev.qrels[q] for q in judged})
     if not judged:
         raise LuceneHybridError("the dev split has no judged queries in its topics")
     return train, dev
@@ -162,15 +156,11 @@ class DevPool:
 
 
 def _bm25_rankings(
-    index: Path, topics: Mapping[str, str], depth: int, threads: int
+    searcher: HybridSearcher, topics: Mapping[str, str], depth: int, threads: int
 ) -> dict[str, list[str]]:
-    searcher = open_index(index, load_query_encoder=False)
-    try:
-        qids = sorted(topics)
-        params = SearchParams(mode="bm25", k=depth, fetch_docs=False)
-        hits = searcher.batch_search([topics[q] for q in qids], params, threads=threads)
-    finally:
-        searcher.close()
+    qids = sorted(topics)
+    params = SearchParams(mode="bm25", k=depth, fetch_docs=False)
+    hits = searcher.batch_search([topics[q] for q in qids], params, threads=threads)
     return {q: [h.docid for h in hs] for q, hs in zip(qids, hits, strict=True)}
 
 
@@ -223,11 +213,12 @@ def finetune(
     texts = read_index_texts(index)
     known = {d for d, t in texts.items() if t}
     train = Split(
+        train.name,
         train.topics,
         {q: {d: g for d, g in docs.items() if d in known} for q, docs in train.qrels.items()},
     )
     train, dev = split_dev(train, opts, dev)
-    positives = train.positives
+    positives = judged_positives(train)
     if len(positives) < 2:
         raise LuceneHybridError(
             f"{len(positives)} training queries have a judged document in this index: "
@@ -235,14 +226,20 @@ def finetune(
         )
 
     t0 = time.perf_counter()
-    ranked = _bm25_rankings(index, {q: train.topics[q] for q in positives}, mining.depth, threads)
+    searcher = open_index(index, load_query_encoder=False)
+    try:
+        ranked = _bm25_rankings(
+            searcher, {q: train.topics[q] for q in positives}, mining.depth, threads
+        )
+        dev_ranked = _bm25_rankings(searcher, dev.topics, opts.dev_pool_depth, threads)
+    finally:
+        searcher.close()
     negatives = mine_hard_negatives(ranked, positives, texts, mining)
     # Every example needs a negative: MNRL takes columns of equal length, and a batch without
     # its hard-negative column learns only from in-batch ones. A query BM25 found nothing
     # usable for gets random documents it is not judged relevant to.
     no_hard = sum(1 for q in positives if not negatives.get(q))
     easy = fill_random_negatives(negatives, positives, sorted(known), mining.negatives, opts.seed)
-    dev_ranked = _bm25_rankings(index, dev.topics, opts.dev_pool_depth, threads)
     pool = DevPool(dev, dev_ranked, texts)
     mine_s = time.perf_counter() - t0
 

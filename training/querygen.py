@@ -17,8 +17,9 @@ from typing import Any
 from tqdm import tqdm
 
 from lucene_hybrid.indexing.errors import LuceneHybridError
+from lucene_hybrid.server.evaluation.experiment import Split
 
-from .finetune import Split, read_index_texts
+from .finetune import read_index_texts
 
 PROMPT = (
     "Write one search query that a person would type into a search engine to find the passage "
@@ -83,7 +84,7 @@ def generate_queries(
                 qid = f"gen-{i}"
                 topics[qid] = query
                 qrels[qid] = {docid: 1}
-    return Split(topics, qrels)
+    return Split("generated", topics, qrels)
 
 
 def generate_training_split(

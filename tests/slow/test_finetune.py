@@ -15,8 +15,9 @@ from lucene_hybrid.indexing.encoders import EncoderSpec
 from lucene_hybrid.indexing.encoders.hf import HuggingFaceEncoder
 from lucene_hybrid.indexing.manifest import read_manifest
 from lucene_hybrid.server.cli import main
+from lucene_hybrid.server.evaluation.experiment import Split
 from lucene_hybrid.server.evaluation.formats import read_qrels, read_topics
-from lucene_hybrid.training.finetune import REPORT, Split, TrainOptions, finetune
+from lucene_hybrid.training.finetune import REPORT, TrainOptions, finetune
 from lucene_hybrid.training.mining import MiningOptions
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -26,7 +27,9 @@ TINY = TrainOptions(
 
 
 def _train(index: Path, out: Path):
-    split = Split(read_topics(DATA / "tiny_queries.tsv"), read_qrels(DATA / "tiny_qrels.txt"))
+    split = Split(
+        "train", read_topics(DATA / "tiny_queries.tsv"), read_qrels(DATA / "tiny_qrels.txt")
+    )
     return finetune(
         index, split, out, mining=MiningOptions(depth=10, negatives=3), opts=TINY, progress=False
     )
