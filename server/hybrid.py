@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import logging
 import os
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Protocol
@@ -193,7 +192,7 @@ class HybridSearcher:
                 lists["bm25"] = self._bm25(query, params)
             except BaseException:
                 if pending is not None and not pending.cancel():
-                    concurrent.futures.wait([pending])  # leave no read running past the snapshot
+                    wait([pending])  # leave no read running past the snapshot
                 raise
             t["bm25_ms"] = (time.perf_counter() - t0) * 1000
         if pending is not None:
