@@ -76,8 +76,9 @@ class HybridSearcher:
         self.encoder = encoder
         self.owns_handles = owns_handles
         self.snapshot = snapshot  # held around the Lucene reads of one search
-        # Hybrid: dense in a pool thread while BM25 runs here. On 2 cores it bought nothing
-        # alone and cost 16 % of QPS at 4 threads (`bench search`); with spare cores it is on.
+        # Hybrid: dense in a pool thread while BM25 runs here. On 2 cores it cut one search's
+        # p50 by up to 0.8 ms but cost 16-40 % of QPS at 4 threads (`bench search`, README):
+        # with spare cores it is on.
         self.parallel_retrieval = (os.cpu_count() or 1) >= 4
         # Recent query embeddings: the same text (a retry, the playground's three columns, a
         # paginating client) is encoded once. Encoders are deterministic.
