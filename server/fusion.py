@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .types import Normalization, Scored
@@ -33,28 +33,50 @@ class Fused:
     parts: Mapping[str, float] = field(default_factory=dict)
 
 
-def _order(
+def _first_ranks(hits: Sequence[Scored]) -> dict[str, int]:
+    """docid -> its first (best) 1-based rank in one list."""
+    first: dict[str, int] = {}
+    for rank, hit in enumerate(hits, start=1):
+        if hit.docid not in first:
+            first[hit.docid] = rank
+    return first
+
+
+def _top(
     fused: dict[str, float],
-    seen: dict[str, dict[str, tuple[int, float]]],
-    parts: dict[str, dict[str, float]],
+    ranks: Mapping[str, dict[str, int]],
+    lists: Mapping[str, Sequence[Scored]],
+    part: Callable[[str, str], float | None],
     limit: int | None,
 ) -> list[Fused]:
-    # Ties: the better best-rank first, then docid, so results are deterministic.
+    """Order by fused score, then the better best rank, then docid (deterministic results).
+
+    Only the hits returned become objects with their sources and parts: a search fuses ~200
+    candidates to return 10, and building per-candidate dicts was most of fusion's cost.
+    """
+    best: dict[str, int] = {}
+    for first in ranks.values():
+        for docid, rank in first.items():
+            if rank < best.get(docid, 1 << 62):
+                best[docid] = rank
+
     def key(docid: str) -> tuple[float, int, str]:
-        best = min(rank for rank, _ in seen[docid].values())
-        return (-fused[docid], best, docid)
+        return (-fused[docid], best[docid], docid)
 
-    # Only the hits returned become objects: a search fuses 200 candidates to return 10.
     top = sorted(fused, key=key) if limit is None else heapq.nsmallest(limit, fused, key=key)
-    return [Fused(d, fused[d], seen[d], parts[d]) for d in top]
-
-
-def _positions(lists: Mapping[str, Sequence[Scored]]) -> dict[str, dict[str, tuple[int, float]]]:
-    seen: dict[str, dict[str, tuple[int, float]]] = {}
-    for name, hits in lists.items():
-        for rank, hit in enumerate(hits, start=1):
-            seen.setdefault(hit.docid, {}).setdefault(name, (rank, hit.score))
-    return seen
+    out = []
+    for docid in top:
+        sources: dict[str, tuple[int, float]] = {}
+        parts: dict[str, float] = {}
+        for name, first in ranks.items():
+            rank = first.get(docid)
+            if rank is not None:
+                sources[name] = (rank, lists[name][rank - 1].score)
+            value = part(name, docid)
+            if value is not None:
+                parts[name] = value
+        out.append(Fused(docid, fused[docid], sources, parts))
+    return out
 
 
 def rrf(
@@ -77,16 +99,19 @@ def rrf(
         The documents of all lists, best fused score first.
     """
     weights = weights or {}
-    seen = _positions(lists)
-    parts = {
-        docid: {name: 1.0 / (k + rank) for name, (rank, _) in src.items()}
-        for docid, src in seen.items()
-    }
-    fused = {
-        docid: sum(weights.get(name, 1.0) * part for name, part in parts[docid].items())
-        for docid in seen
-    }
-    return _order(fused, seen, parts, limit)
+    ranks = {name: _first_ranks(hits) for name, hits in lists.items()}
+    fused: dict[str, float] = {}
+    for name, first in ranks.items():
+        w = weights.get(name, 1.0)
+        for docid, rank in first.items():
+            # 0 + w1*p1 + w2*p2 ..., the order and arithmetic ``explain`` shows
+            fused[docid] = fused.get(docid, 0) + w * (1.0 / (k + rank))
+
+    def part(name: str, docid: str) -> float | None:
+        rank = ranks[name].get(docid)
+        return None if rank is None else 1.0 / (k + rank)
+
+    return _top(fused, ranks, lists, part, limit)
 
 
 def normalize(scores: Sequence[float], method: Normalization = "minmax") -> list[float]:
@@ -139,23 +164,27 @@ def linear(
     Returns:
         The documents of all lists, best fused score first.
     """
-    seen = _positions(lists)
+    ranks = {name: _first_ranks(hits) for name, hits in lists.items()}
     normalized: dict[str, dict[str, float]] = {}
     floors: dict[str, float] = {}
     for name, hits in lists.items():
-        first: dict[str, float] = {}
-        for hit, value in zip(hits, normalize([h.score for h in hits], normalization), strict=True):
-            first.setdefault(hit.docid, value)
-        normalized[name] = first
-        floors[name] = _floor(list(first.values()), normalization)
-    parts = {
-        docid: {name: normalized[name].get(docid, floors[name]) for name in lists} for docid in seen
-    }
-    fused = {
-        docid: sum(weights.get(name, 0.0) * part for name, part in parts[docid].items())
-        for docid in seen
-    }
-    return _order(fused, seen, parts, limit)
+        values = normalize([h.score for h in hits], normalization)
+        normalized[name] = {docid: values[rank - 1] for docid, rank in ranks[name].items()}
+        floors[name] = _floor(list(normalized[name].values()), normalization)
+    terms = [(normalized[n], floors[n], weights.get(n, 0.0)) for n in lists]
+    fused: dict[str, float] = {}
+    for first in ranks.values():
+        for docid in first:
+            if docid not in fused:
+                total = 0.0
+                for values, floor, w in terms:
+                    total += w * values.get(docid, floor)
+                fused[docid] = total
+
+    def part(name: str, docid: str) -> float:
+        return normalized[name].get(docid, floors[name])
+
+    return _top(fused, ranks, lists, part, limit)
 
 
 def explain(

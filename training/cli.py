@@ -56,6 +56,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
         dev_fraction=args.dev_fraction,
         dev_max_queries=args.dev_max_queries,
         dev_pool_depth=args.dev_pool_depth,
+        precision=args.precision,
     )
     mining = MiningOptions(
         depth=args.depth,
@@ -129,6 +130,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--dev-max-queries", type=int, default=d.dev_max_queries)
     g.add_argument("--dev-pool-depth", type=int, default=d.dev_pool_depth)
     g.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if seen)")
+    g.add_argument(
+        "--precision",
+        choices=("auto", "bf16", "fp32"),
+        default=d.precision,
+        help="bf16 autocast; auto: on a GPU or a CPU with AMX (fp32 weights either way)",
+    )
     g = p.add_argument_group("synthetic queries (no labelled queries; optional)")
     g.add_argument(
         "--generate-queries",

@@ -24,7 +24,7 @@ import numpy as np
 from tqdm import tqdm
 
 from lucene_hybrid.indexing.encoders import EncoderSpec
-from lucene_hybrid.indexing.encoders.hf import HuggingFaceEncoder
+from lucene_hybrid.indexing.encoders.hf import HuggingFaceEncoder, fast_bf16
 from lucene_hybrid.indexing.errors import LuceneHybridError
 from lucene_hybrid.indexing.manifest import BM25_DIR, HNSW_DIR, read_manifest
 from lucene_hybrid.indexing.reindex import iter_documents
@@ -68,6 +68,7 @@ class TrainOptions:
     dev_fraction: float = 0.1  # of the training queries, when no dev split is given
     dev_max_queries: int = 100
     dev_pool_depth: int = 30  # BM25 candidates per dev query added to the dev pool
+    precision: str = "auto"  # bf16 autocast ("bf16"), none ("fp32"), or bf16 where native
 
 
 def judged_positives(split: Split) -> dict[str, set[str]]:
@@ -248,10 +249,20 @@ def finetune(
     base_max_len = model.max_seq_length
     if opts.max_length:
         model.max_seq_length = opts.max_length
-    on_gpu = encoder.device.startswith("cuda")
+    if opts.precision not in ("auto", "bf16", "fp32"):
+        raise LuceneHybridError(f"precision must be auto, bf16 or fp32, not {opts.precision!r}")
+    use_bf16 = opts.precision == "bf16" or (
+        opts.precision == "auto" and fast_bf16(encoder.device)
+    )
+    autocast_device = "cuda" if encoder.device.startswith("cuda") else "cpu"
+
+    def autocast() -> Any:
+        # fp32 master weights and optimizer state; bf16 only inside the forward passes
+        return torch.autocast(autocast_device, dtype=torch.bfloat16, enabled=use_bf16)
 
     t0 = time.perf_counter()
-    dev_before = pool.score(encoder)
+    with autocast():
+        dev_before = pool.score(encoder)
     eval_s = time.perf_counter() - t0
     log.info("dev nDCG@10 before training: %.4f", dev_before)
 
@@ -296,7 +307,7 @@ def finetune(
             if all(n is not None for _, _, n in micro):
                 columns.append([prefix_p + texts[n] for _, _, n in micro if n is not None])
             features = [_to_device(model.tokenize(col), model.device) for col in columns]
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=on_gpu):
+            with autocast():
                 loss = loss_fn(features, None) / opts.grad_accum
             loss.backward()
             step_loss += float(loss.detach())
@@ -308,7 +319,8 @@ def finetune(
         bar.set_postfix(loss=f"{step_loss:.3f}", dev=f"{best_score:.4f}")
         if step % eval_every == 0 or step == steps:
             t0 = time.perf_counter()
-            score = pool.score(encoder)
+            with autocast():
+                score = pool.score(encoder)
             eval_s += time.perf_counter() - t0
             history.append({"step": step, "dev_ndcg@10": round(score, 4)})
             log.info("step %d: dev nDCG@10 %.4f", step, score)
@@ -351,6 +363,7 @@ def finetune(
             "steps_run": len(losses),
             "examples_seen": sum(len(b) for b in plan[: len(losses) * opts.grad_accum]),
             "stopped_early": stopped_early,
+            "bf16": use_bf16,
             "max_seq_length": {"base": base_max_len, "saved": model.max_seq_length},
             "best_step": best_step,
             "loss_first": losses[0] if losses else None,
