@@ -57,7 +57,7 @@ def _top(
     best: dict[str, int] = {}
     for first in ranks.values():
         for docid, rank in first.items():
-            if rank < best.get(docid, 1 << 62):
+            if docid not in best or rank < best[docid]:
                 best[docid] = rank
 
     def key(docid: str) -> tuple[float, int, str]:
@@ -69,9 +69,9 @@ def _top(
         sources: dict[str, tuple[int, float]] = {}
         parts: dict[str, float] = {}
         for name, first in ranks.items():
-            rank = first.get(docid)
-            if rank is not None:
-                sources[name] = (rank, lists[name][rank - 1].score)
+            at = first.get(docid)
+            if at is not None:
+                sources[name] = (at, lists[name][at - 1].score)
             value = part(name, docid)
             if value is not None:
                 parts[name] = value
@@ -177,8 +177,8 @@ def linear(
         for docid in first:
             if docid not in fused:
                 total = 0.0
-                for values, floor, w in terms:
-                    total += w * values.get(docid, floor)
+                for by_doc, floor, w in terms:
+                    total += w * by_doc.get(docid, floor)
                 fused[docid] = total
 
     def part(name: str, docid: str) -> float:
