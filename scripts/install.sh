@@ -16,7 +16,8 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "installing lucene-hybrid into $venv (first run: a few minutes) ..." >&2
   "$venv/bin/python" -m pip install --quiet --upgrade pip
   # torch is pinned to 2.13.0 in pyproject.toml: the CPU build, not a multi-GB CUDA download.
-  "$venv/bin/python" -m pip install --quiet -e "$root[test]"
+  # [bench] (Chroma, Qdrant, LanceDB) too: `bench peers` is tested like everything else.
+  "$venv/bin/python" -m pip install --quiet -e "$root[test,bench]"
   # The Python client is its own distribution (no torch, no Java); its integrations are tested here.
   "$venv/bin/python" -m pip install --quiet -e "$root/clients/python[langchain,llamaindex]"
   echo "$want" > "$stamp"

@@ -14,7 +14,7 @@ import platform
 import resource
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -110,6 +110,24 @@ def measure(
     )
 
 
+def machine() -> dict[str, Any]:
+    """Where a benchmark ran: CPU count and model, platform, Python."""
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": model or platform.processor(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process (Linux reports KiB)."""
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
@@ -137,16 +155,17 @@ def run(
                 rows.append(
                     measure(searcher, queries, mode, vectors=given, threads=n, k=k, depth=depth)
                 )
-    if "hybrid" in modes:  # what running the two halves concurrently buys (or costs)
+    if "hybrid" in modes and vectors is not None:  # what the adaptive choice is worth
         default = searcher.parallel_retrieval
-        searcher.parallel_retrieval = not default
         try:
-            for n in threads:
-                row = measure(
-                    searcher, queries, "hybrid", vectors=vectors, threads=n, k=k, depth=depth
-                )
-                row.mode = "hybrid, halves " + ("in sequence" if default else "concurrent")
-                rows.append(row)
+            for forced, name in ((True, "concurrent"), (False, "in sequence")):
+                searcher.parallel_retrieval = forced
+                for n in threads:
+                    row = measure(
+                        searcher, queries, "hybrid", vectors=vectors, threads=n, k=k, depth=depth
+                    )
+                    row.mode = f"hybrid, halves always {name}"
+                    rows.append(row)
         finally:
             searcher.parallel_retrieval = default
     return {
@@ -154,11 +173,7 @@ def run(
         "documents": searcher.bm25.num_docs,
         "k": k,
         "depth": depth,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-        },
+        "machine": machine(),
         "peak_rss_mb": peak_rss_mb(),
         "rows": [asdict(r) for r in rows],
     }
@@ -185,10 +200,12 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(result: dict[str, Any], out: Path) -> tuple[Path, Path]:
-    """``out``.json and ``out``.md."""
+def write(
+    result: dict[str, Any], out: Path, table: Callable[[dict[str, Any]], str] = markdown
+) -> tuple[Path, Path]:
+    """``out``.json and ``out``.md (the Markdown made by ``table``)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     js, md = out.with_suffix(".json"), out.with_suffix(".md")
     js.write_text(json.dumps(result, indent=2))
-    md.write_text(markdown(result))
+    md.write_text(table(result))
     return js, md

@@ -42,6 +42,13 @@ def _add_encoder_args(p: argparse.ArgumentParser, *, for_search: bool) -> None:
     g.add_argument("--query-prefix", default="", help="e.g. 'query: ' for E5")
     g.add_argument("--passage-prefix", default="", help="e.g. 'passage: ' for E5")
     g.add_argument("--max-length", type=int, default=None, help="max tokens per input")
+    g.add_argument(
+        "--precision",
+        choices=["auto", "fp32", "bf16", "int8"],
+        default=None,
+        help="local models: auto (fp16 on GPU, fp32 on CPU), bf16, or int8 (CPU). "
+        + ("Default: the index's own." if for_search else "Default: auto."),
+    )
     g.add_argument("--openai-base-url", default=None, help="any OpenAI-compatible server")
     g.add_argument("--openai-dimensions", type=int, default=None)
     g.add_argument("--dim", type=int, default=None, help="dimension of precomputed vectors")
@@ -49,7 +56,7 @@ def _add_encoder_args(p: argparse.ArgumentParser, *, for_search: bool) -> None:
 
 def _encoder_spec(args: argparse.Namespace) -> EncoderSpec | None:
     if args.encoder is None:
-        return None
+        return None if args.precision is None else EncoderSpec(precision=args.precision)
     name: str = args.encoder
     common = {
         "pooling": args.pooling,
@@ -57,6 +64,8 @@ def _encoder_spec(args: argparse.Namespace) -> EncoderSpec | None:
         "passage_prefix": args.passage_prefix,
         "max_length": args.max_length,
     }
+    if args.precision is not None and (name == "precomputed" or name.startswith("openai:")):
+        raise LuceneHybridError("--precision applies to local Hugging Face models only")
     if name == "precomputed":
         return EncoderSpec(kind="precomputed", model="precomputed", dim=args.dim)
     if name.startswith("openai:"):
@@ -67,7 +76,7 @@ def _encoder_spec(args: argparse.Namespace) -> EncoderSpec | None:
             dimensions=args.openai_dimensions,
             **common,
         )
-    return EncoderSpec(kind="hf", model=name, **common)
+    return EncoderSpec(kind="hf", model=name, precision=args.precision or "auto", **common)
 
 
 def _add_search_params(p: argparse.ArgumentParser) -> None:
@@ -159,6 +168,12 @@ def cmd_index(args: argparse.Namespace) -> int:
         f"hnsw index {t['hnsw_index_s']:.1f}s ({rate(t['hnsw_index_s'])})"
         + (f", metadata fields {t['metadata_s']:.1f}s" if "metadata_s" in t else "")
     )
+    if args.report:
+        from . import bench, bench_encode
+
+        result = bench_encode.build_report(report, opts.index)
+        js, md = bench.write(result, Path(args.report), bench_encode.index_markdown)
+        print(f"build report written to {js} and {md}")
     return 0
 
 
@@ -169,9 +184,14 @@ def cmd_reindex(args: argparse.Namespace) -> int:
 
     index = Path(args.index)
     old = read_manifest(index).encoder
-    spec = _encoder_spec(args)
+    if args.encoder is None and args.precision is not None and old.kind == "hf":
+        spec = old.model_copy(update={"precision": args.precision})  # same model, new precision
+    else:
+        spec = _encoder_spec(args)
     if spec is None:
-        raise LuceneHybridError("reindex needs --encoder MODEL (a model directory or HF name)")
+        raise LuceneHybridError(
+            "reindex needs --encoder MODEL (a model directory or HF name) or --precision"
+        )
     # A saved sentence-transformers model carries its pooling; prefixes carry over.
     spec = spec.model_copy(
         update={
@@ -315,6 +335,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="build BM25 + HNSW indexes of a corpus")
     p.add_argument("corpus", help="corpus file (.tsv, .jsonl, optionally .gz)")
     p.add_argument("--index", required=True, help="index directory to create")
+    p.add_argument(
+        "--report", default=None, help="write stage timings, size and peak memory (.json, .md)"
+    )
     p.add_argument("--format", choices=FORMATS, default=None, help="default: detected")
     p.add_argument("--id-field", default="id", help="generic jsonl: id field")
     p.add_argument("--text-field", default="text", help="generic jsonl: text field")

@@ -6,6 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
+from lucene_hybrid.indexing.encoders import DEFAULT_MODEL
 from lucene_hybrid.indexing.errors import LuceneHybridError
 
 from .evaluation.experiment import DEFAULT_CONFIGS, Split, run_experiment
@@ -173,6 +174,105 @@ def cmd_bench_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_encode(args: argparse.Namespace) -> int:
+    """The encoder's raw forward beside the encoding pipeline, per precision."""
+    from itertools import islice
+
+    from lucene_hybrid.indexing.corpus import read_corpus
+
+    from . import bench, bench_encode
+
+    texts = [d.text for d in islice(read_corpus(args.corpus), args.limit) if d.text]
+    result = bench_encode.encode(
+        texts,
+        model=args.model,
+        precisions=[p for p in args.precisions.split(",") if p],
+        batch_size=args.batch_size,
+        device=args.device,
+        max_length=args.max_length,
+        label=args.label or Path(args.corpus).name,
+    )
+    print(bench_encode.encode_markdown(result))
+    if args.output:
+        js, md = bench.write(result, Path(args.output), bench_encode.encode_markdown)
+        print(f"written to {js} and {md}")
+    return 0
+
+
+def cmd_bench_http(args: argparse.Namespace) -> int:
+    """Closed-loop HTTP load at several concurrencies against `serve` on loopback."""
+    from contextlib import nullcontext
+
+    from lucene_hybrid.indexing.encoders import load_encoder
+    from lucene_hybrid.indexing.manifest import read_manifest
+
+    from . import bench, bench_http
+
+    if (args.index is None) == (args.url is None):
+        raise LuceneHybridError("give --index DIR (served here) or --url URL --collection NAME")
+    queries = list(read_topics(args.topics).values())[: args.limit]
+    modes = [m for m in args.modes.split(",") if m]
+    vectors = None
+    if args.index and any(m != "bm25" for m in modes):
+        spec = read_manifest(args.index).encoder
+        if spec.kind == "hf":  # embed the queries here, as a client that embeds its own would
+            vectors = load_encoder(spec).encode_queries(queries).tolist()
+    name = args.collection or (Path(args.index).name if args.index else "")
+    server = (
+        bench_http.serve(Path(args.index), name, jvm_heap=args.jvm_heap)
+        if args.index
+        else nullcontext((args.url, None))
+    )
+    with server as (url, pid):
+        result = bench_http.run(
+            url,
+            name,
+            queries,
+            vectors=vectors,
+            modes=modes,
+            concurrency=[int(c) for c in args.concurrency.split(",")],
+            k=args.k,
+            depth=args.depth,
+            pid=pid,
+            label=args.label or name,
+        )
+    print(bench_http.markdown(result))
+    if args.output:
+        js, md = bench.write(result, Path(args.output), bench_http.markdown)
+        print(f"written to {js} and {md}")
+    return 0
+
+
+def cmd_bench_peers(args: argparse.Namespace) -> int:
+    """lucene-hybrid beside Chroma, Qdrant and LanceDB on the index's own vectors."""
+    from . import bench, bench_peers
+
+    topics = dict(list(read_topics(args.topics).items())[: args.limit])
+    qrels = read_qrels(args.qrels) if args.qrels else None
+    if qrels is not None:
+        topics = {q: t for q, t in topics.items() if q in qrels}
+    searcher = open_index(args.index)
+    try:
+        result = bench_peers.run(
+            searcher,
+            Path(args.index),
+            topics,
+            qrels=qrels,
+            peers=[p for p in args.peers.split(",") if p],
+            threads=args.threads,
+            k=args.k,
+            depth=args.depth,
+            label=args.label or Path(args.index).name,
+        )
+    finally:
+        searcher.close()
+    print(bench_peers.markdown(result))
+    if args.output:
+        js, md = bench.write(result, Path(args.output), bench_peers.markdown)
+        print(f"written to {js} and {md}")
+    return 0
+
+
 def _merge_params(configs: list[str]) -> list[str]:
     # "--configs rrf:w=1,2" splits on the comma inside w=; glue such pieces back on.
     merged: list[str] = []
@@ -271,6 +371,48 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--label", default=None)
     p.add_argument("--output", default=None, help="path stem for .json and .md")
     p.set_defaults(func=cmd_bench_search)
+
+    p = bench_sub.add_parser("encode", help="encoder forward vs pipeline throughput per precision")
+    p.add_argument("--corpus", required=True, help="corpus file (any format `index` reads)")
+    p.add_argument("--limit", type=int, default=1000, help="documents encoded")
+    p.add_argument("--model", default=DEFAULT_MODEL, help="HF name or local path")
+    p.add_argument("--precisions", default="fp32,bf16,int8", help="comma list")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--max-length", type=int, default=None)
+    p.add_argument("--device", default=None, help="cpu, cuda (default: cuda if seen)")
+    p.add_argument("--label", default=None)
+    p.add_argument("--output", default=None, help="path stem for .json and .md")
+    p.set_defaults(func=cmd_bench_encode)
+
+    p = bench_sub.add_parser("http", help="closed-loop HTTP load against `serve` on loopback")
+    p.add_argument("--index", default=None, help="index to serve in a child process")
+    p.add_argument("--url", default=None, help="or a running server")
+    p.add_argument("--collection", default=None, help="collection name (default: index's)")
+    p.add_argument("--topics", required=True, help="queries (tsv, BEIR jsonl, TREC)")
+    p.add_argument("--limit", type=int, default=300, help="requests per row")
+    p.add_argument("--modes", default="bm25,dense,hybrid")
+    p.add_argument("--concurrency", default="1,4,16", help="comma list of client counts")
+    p.add_argument("--jvm-heap", default=None, help="the served process's JVM heap, e.g. 512m")
+    p.add_argument("-k", type=int, default=10)
+    p.add_argument("--depth", type=int, default=100)
+    p.add_argument("--label", default=None)
+    p.add_argument("--output", default=None, help="path stem for .json and .md")
+    p.set_defaults(func=cmd_bench_http)
+
+    p = bench_sub.add_parser(
+        "peers", help="beside Chroma, Qdrant, LanceDB on the same vectors (extra: [bench])"
+    )
+    p.add_argument("--index", required=True)
+    p.add_argument("--topics", required=True, help="queries (tsv, BEIR jsonl, TREC)")
+    p.add_argument("--qrels", default=None, help="judgments: adds nDCG@10 per system")
+    p.add_argument("--limit", type=int, default=300, help="queries")
+    p.add_argument("--peers", default="chroma,qdrant,lancedb")
+    p.add_argument("--threads", type=int, default=4, help="threads for the QPS column")
+    p.add_argument("-k", type=int, default=10)
+    p.add_argument("--depth", type=int, default=100, help="our candidates per retriever")
+    p.add_argument("--label", default=None)
+    p.add_argument("--output", default=None, help="path stem for .json and .md")
+    p.set_defaults(func=cmd_bench_peers)
 
     p = sub.add_parser("fuse", help="fuse TREC run files (RRF or normalized linear)")
     p.add_argument("runs", nargs="+", help="TREC run files")

@@ -76,10 +76,15 @@ class HybridSearcher:
         self.encoder = encoder
         self.owns_handles = owns_handles
         self.snapshot = snapshot  # held around the Lucene reads of one search
-        # Hybrid: dense in a pool thread while BM25 runs here. On 2 cores it cut one search's
-        # p50 by up to 0.8 ms but cost 16-40 % of QPS at 4 threads (`bench search`, README):
-        # with spare cores it is on.
-        self.parallel_retrieval = (os.cpu_count() or 1) >= 4
+        # Hybrid: dense in a pool thread while BM25 runs here, or both in this thread. None
+        # (adaptive) runs them concurrently only while fewer searches are in flight than there
+        # are cores: an idle server answers one search in the slower half's time instead of
+        # the sum, and a busy one spends no core on thread hand-offs (on 2 cores, always
+        # concurrent cost 16-40 % of QPS at 4 threads). True / False force either way.
+        self.parallel_retrieval: bool | None = None
+        self._cores = os.cpu_count() or 1
+        self._in_flight = 0
+        self._in_flight_lock = threading.Lock()
         # Recent query embeddings: the same text (a retry, the playground's three columns, a
         # paginating client) is encoded once. Encoders are deterministic.
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -143,6 +148,12 @@ class HybridSearcher:
                 self._query_cache.popitem(last=False)
         return vec
 
+    def _split_halves(self) -> bool:
+        if self.parallel_retrieval is not None:
+            return self.parallel_retrieval
+        with self._in_flight_lock:  # this search is counted: others in flight are the rest
+            return self._in_flight < self._cores
+
     def _timed_dense(self, qvec: np.ndarray, params: SearchParams) -> tuple[list[Scored], float]:
         t0 = time.perf_counter()
         hits = self._dense(qvec, params)
@@ -177,15 +188,21 @@ class HybridSearcher:
         qvec = None
         if params.mode in ("dense", "hybrid"):  # encode before taking the snapshot
             qvec = self._query_vector(query, vector, params, t)
-        with self.snapshot():
-            return self._search(query, qvec, params, t)
+        with self._in_flight_lock:
+            self._in_flight += 1
+        try:
+            with self.snapshot():
+                return self._search(query, qvec, params, t)
+        finally:
+            with self._in_flight_lock:
+                self._in_flight -= 1
 
     def _search(
         self, query: str | None, qvec: np.ndarray | None, params: SearchParams, t: dict[str, float]
     ) -> list[Hit]:
         lists: dict[str, list[Scored]] = {}
         pending = None
-        if qvec is not None and params.mode == "hybrid" and self.parallel_retrieval:
+        if qvec is not None and params.mode == "hybrid" and self._split_halves():
             pending = _DENSE_POOL.submit(self._timed_dense, qvec, params)
         if params.mode in ("bm25", "hybrid"):
             t0 = time.perf_counter()

@@ -57,6 +57,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
         dev_max_queries=args.dev_max_queries,
         dev_pool_depth=args.dev_pool_depth,
         precision=args.precision,
+        max_minutes=args.max_minutes,
     )
     mining = MiningOptions(
         depth=args.depth,
@@ -122,6 +123,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "--per-query", type=int, default=d.per_query, help="examples per query per epoch"
     )
     g.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
+    g.add_argument(
+        "--max-minutes",
+        type=float,
+        default=None,
+        help="wall-clock budget for the whole run: training stops (and keeps the best "
+        "model so far) before a step and evaluation would overrun it",
+    )
     g.add_argument("--max-length", type=int, default=None, help="tokens per text while training")
     g.add_argument("--eval-every", type=int, default=None, help="steps between dev evaluations")
     g.add_argument("--patience", type=int, default=d.patience)

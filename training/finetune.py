@@ -68,6 +68,7 @@ class TrainOptions:
     dev_fraction: float = 0.1  # of the training queries, when no dev split is given
     dev_max_queries: int = 100
     dev_pool_depth: int = 30  # BM25 candidates per dev query added to the dev pool
+    max_minutes: float | None = None  # wall-clock budget for the whole run (mining included)
     precision: str = "auto"  # bf16 autocast ("bf16"), none ("fp32"), or bf16 where native
 
 
@@ -291,7 +292,8 @@ def finetune(
     history = [{"step": 0, "dev_ndcg@10": round(dev_before, 4)}]
     losses: list[float] = []
     bad_evals = 0
-    stopped_early = False
+    stopped_early = out_of_time = False
+    last_eval_s = eval_before = eval_s
     prefix_q, prefix_p = spec.query_prefix, spec.passage_prefix
     t_train = time.perf_counter()
     bar = tqdm(total=steps, desc="fine-tune", unit="step", disable=not progress, dynamic_ncols=True)
@@ -317,11 +319,18 @@ def finetune(
         losses.append(round(step_loss, 5))
         bar.update(1)
         bar.set_postfix(loss=f"{step_loss:.3f}", dev=f"{best_score:.4f}")
-        if step % eval_every == 0 or step == steps:
+        # The time budget stops after the step whose successor and final evaluation would not
+        # fit; that step is evaluated so the best model is chosen from what was trained.
+        if opts.max_minutes is not None:
+            elapsed = time.perf_counter() - t_start
+            step_s = (time.perf_counter() - t_train - (eval_s - eval_before)) / step
+            out_of_time = elapsed + step_s + last_eval_s > opts.max_minutes * 60
+        if step % eval_every == 0 or step == steps or out_of_time:
             t0 = time.perf_counter()
             with autocast():
                 score = pool.score(encoder)
-            eval_s += time.perf_counter() - t0
+            last_eval_s = time.perf_counter() - t0
+            eval_s += last_eval_s
             history.append({"step": step, "dev_ndcg@10": round(score, 4)})
             log.info("step %d: dev nDCG@10 %.4f", step, score)
             if score > best_score:
@@ -332,6 +341,9 @@ def finetune(
                 if bad_evals >= opts.patience:
                     stopped_early = step < steps
                     break
+        if out_of_time:
+            log.info("time budget of %s minutes reached after step %d", opts.max_minutes, step)
+            break
     bar.close()
     train_s = time.perf_counter() - t_train
     model.load_state_dict(best_state)
@@ -363,6 +375,7 @@ def finetune(
             "steps_run": len(losses),
             "examples_seen": sum(len(b) for b in plan[: len(losses) * opts.grad_accum]),
             "stopped_early": stopped_early,
+            "stopped_by_time_budget": out_of_time and len(losses) < steps,
             "bf16": use_bf16,
             "max_seq_length": {"base": base_max_len, "saved": model.max_seq_length},
             "best_step": best_step,

@@ -26,6 +26,12 @@ class EncoderSpec(BaseModel):
     query_prefix: str = ""
     passage_prefix: str = ""
     max_length: int | None = Field(default=None, gt=0)
+    precision: Literal["auto", "fp32", "bf16", "int8"] = Field(
+        default="auto",
+        description="Local models: auto is fp16 on a GPU and fp32 on a CPU; bf16 autocasts "
+        "(fast on GPUs and on CPUs with AMX); int8 is dynamic quantization of the linear "
+        "layers (CPU only).",
+    )
     # OpenAI-compatible services only.
     base_url: str | None = None
     dimensions: int | None = Field(default=None, gt=0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -107,10 +108,30 @@ class HuggingFaceEncoder:
             raise EncoderError(f"cannot load model {self.spec.model!r}{hint}: {exc}") from exc
         if self.spec.max_length:
             model.max_seq_length = self.spec.max_length
-        if self.device.startswith("cuda") and not self.trainable:
+        precision = self.spec.precision
+        on_gpu = self.device.startswith("cuda")
+        if precision == "int8":
+            if on_gpu or self.trainable:
+                raise EncoderError("precision int8 is for CPU inference only: use bf16 on a GPU")
+            import torch
+
+            # Dynamic quantization: int8 weights, activations quantized per batch (VNNI/AMX).
+            model = torch.ao.quantization.quantize_dynamic(
+                model, {torch.nn.Linear}, dtype=torch.qint8
+            )
+        elif on_gpu and precision == "auto" and not self.trainable:
             model.half()
         log.info("encoder %s loaded on %s", self.spec.model, self.device)
         return model
+
+    def _autocast(self) -> Any:
+        """bf16 autocast for precision bf16; otherwise no context (a caller's autocast holds)."""
+        if self.spec.precision != "bf16":
+            return contextlib.nullcontext()
+        import torch
+
+        device = "cuda" if self.device.startswith("cuda") else "cpu"
+        return torch.autocast(device, dtype=torch.bfloat16)
 
     @property
     def model(self) -> Any:
@@ -129,7 +150,7 @@ class HuggingFaceEncoder:
         if not texts:
             return np.zeros((0, self._dim), dtype=np.float32)
         inputs = [prefix + t for t in texts] if prefix else list(texts)
-        with self._lock:  # one forward at a time; torch already uses every core
+        with self._lock, self._autocast():  # one forward at a time; torch uses every core
             out = self._model.encode(
                 inputs,
                 batch_size=self.batch_size,

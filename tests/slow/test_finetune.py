@@ -160,3 +160,22 @@ def test_cli_query_generation_errors_are_clear(demo_index, tmp_path, monkeypatch
         assert rc == 2 and "OPENAI_API_KEY" in capsys.readouterr().err
     finally:
         bad.close()
+
+
+def test_a_time_budget_stops_training_and_keeps_the_best_model(demo_index, tmp_path):
+    from dataclasses import replace
+
+    split = Split(
+        "train", read_topics(DATA / "tiny_queries.tsv"), read_qrels(DATA / "tiny_qrels.txt")
+    )
+    opts = replace(TINY, max_minutes=0.001)  # spent before the first step ends
+    out = tmp_path / "model"
+    result = finetune(
+        demo_index, split, out, mining=MiningOptions(depth=10, negatives=3), opts=opts,
+        progress=False,
+    )  # fmt: skip
+    assert result.training["steps_run"] == 1 < result.training["steps_planned"]
+    assert result.training["stopped_by_time_budget"] is True
+    assert [h["step"] for h in result.dev["history"]] == [0, 1]  # the last step was evaluated
+    assert result.dev["after"] == max(h["dev_ndcg@10"] for h in result.dev["history"])
+    assert HuggingFaceEncoder(EncoderSpec(model=str(out)), device="cpu").dim == 384

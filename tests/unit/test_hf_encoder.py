@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from lucene_hybrid.indexing.encoders import EncoderSpec, load_encoder
 
@@ -37,3 +38,21 @@ def test_default_pooling_prefixes_and_normalization(minilm):
     np.testing.assert_allclose(
         raw_out / np.linalg.norm(raw_out, axis=1, keepdims=True), out, atol=1e-5
     )
+
+
+def test_precisions_keep_the_vectors_close_and_int8_is_cpu_inference_only():
+    from lucene_hybrid.indexing.encoders import EncoderSpec
+    from lucene_hybrid.indexing.encoders.hf import HuggingFaceEncoder
+    from lucene_hybrid.indexing.errors import EncoderError
+
+    texts = ["tides are caused by the moon", "lucene builds an inverted index of terms"]
+    fp32 = HuggingFaceEncoder(EncoderSpec(precision="fp32"), device="cpu").encode_documents(texts)
+    for precision, low in (("bf16", 0.99), ("int8", 0.8)):
+        spec = EncoderSpec(precision=precision)
+        vecs = HuggingFaceEncoder(spec, device="cpu").encode_documents(texts)
+        assert vecs.dtype == np.float32
+        assert np.allclose(np.linalg.norm(vecs, axis=1), 1, atol=1e-5)
+        cos = np.sum(vecs * fp32, axis=1)
+        assert (cos > low).all() and not np.array_equal(vecs, fp32)
+    with pytest.raises(EncoderError, match="int8"):
+        HuggingFaceEncoder(EncoderSpec(precision="int8"), device="cpu", trainable=True)

@@ -1,0 +1,250 @@
+"""HTTP benchmark: a closed-loop load generator against `lucene-hybrid serve` on loopback.
+
+``concurrency`` clients each send their next request as soon as the previous answer arrives
+(closed loop: the offered load adapts to the server, so QPS is what it sustains at that
+concurrency). Each client keeps one HTTP/1.1 connection (``http.client``: the lightest client
+in the standard library, so the generator's own cost stays small beside the server's). The
+generator shares the machine with the server; on few cores it competes with it for CPU.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from lucene_hybrid.indexing.errors import LuceneHybridError
+
+from .bench import machine, percentile
+
+
+@dataclass
+class HttpRow:
+    """One mode and input at one concurrency."""
+
+    mode: str
+    input: str  # "text" or "vector"
+    concurrency: int
+    requests: int
+    errors: int
+    p50_ms: float | None  # None when every request failed
+    p95_ms: float | None
+    p99_ms: float | None
+    mean_ms: float | None
+    qps: float
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _status(url: str, path: str) -> int:
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=5)
+    try:
+        conn.request("GET", path)
+        return conn.getresponse().status
+    except OSError:
+        return 0
+    finally:
+        conn.close()
+
+
+def vm_kib(pid: int, key: str) -> int:
+    """A /proc/PID/status memory line in KiB (VmRSS now, VmHWM the peak so far)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    raise LuceneHybridError(f"no {key} for process {pid}")
+
+
+@contextmanager
+def serve(
+    index: Path, name: str, *, jvm_heap: str | None = None, timeout: float = 300
+) -> Iterator[tuple[str, int]]:
+    """Run ``lucene-hybrid serve`` on ``index`` on a free loopback port; yields (url, pid)."""
+    cli = str(Path(sys.executable).with_name("lucene-hybrid"))
+    port = _free_port()
+    with tempfile.TemporaryDirectory(prefix="lh-bench-") as data:
+        cmd = [cli, "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", data]
+        cmd += ["--collection", f"{name}={index}"]
+        if jvm_heap:
+            cmd += ["--jvm-heap", jvm_heap]
+        env = {**os.environ, "LUCENE_HYBRID_DEMO_COLLECTION": "false"}
+        log_path = Path(data) / "server.log"
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+            url = f"http://127.0.0.1:{port}"
+            try:
+                deadline = time.monotonic() + timeout
+                while _status(url, "/readyz") != 200:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        raise LuceneHybridError(
+                            "the server did not become ready:\n" + log_path.read_text()[-2000:]
+                        )
+                    time.sleep(0.2)
+                yield url, proc.pid
+            finally:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+def load(
+    url: str,
+    path: str,
+    bodies: Sequence[dict[str, Any]],
+    concurrency: int,
+    *,
+    warmup: int = 20,
+) -> tuple[list[float], int, float]:
+    """Send every body once from ``concurrency`` closed-loop clients.
+
+    Returns:
+        (latencies of the successful requests in ms, count of failed ones, wall seconds).
+    """
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port
+    payloads = [json.dumps(b).encode() for b in bodies]
+    headers = {"Content-Type": "application/json"}
+    next_index = iter(range(len(payloads)))
+    lock = threading.Lock()
+    latencies: list[float] = []
+    errors = [0]
+
+    def client(items: Iterator[int] | None) -> None:
+        conn = http.client.HTTPConnection(host, port, timeout=60)
+        try:
+            while True:
+                with lock:
+                    i = next(next_index, None) if items is None else next(items, None)
+                if i is None:
+                    return
+                t0 = time.perf_counter()
+                try:
+                    conn.request("POST", path, payloads[i], headers)
+                    resp = conn.getresponse()
+                    resp.read()
+                    ok = resp.status == 200
+                except OSError:
+                    ok = False
+                    conn.close()
+                    conn = http.client.HTTPConnection(host, port, timeout=60)
+                ms = (time.perf_counter() - t0) * 1000
+                with lock:
+                    if items is not None:
+                        continue  # warm-up: not measured
+                    if ok:
+                        latencies.append(ms)
+                    else:
+                        errors[0] += 1
+        finally:
+            conn.close()
+
+    client(iter(range(min(warmup, len(payloads)))))
+    threads = [threading.Thread(target=client, args=(None,)) for _ in range(concurrency)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return latencies, errors[0], time.perf_counter() - start
+
+
+def run(
+    url: str,
+    collection: str,
+    queries: Sequence[str],
+    *,
+    vectors: Sequence[Sequence[float]] | None = None,
+    modes: Sequence[str] = ("bm25", "dense", "hybrid"),
+    concurrency: Sequence[int] = (1, 4, 16),
+    k: int = 10,
+    depth: int = 100,
+    pid: int | None = None,
+    label: str = "",
+) -> dict[str, Any]:
+    """Each mode (dense and hybrid also with vectors given) at each concurrency level."""
+    path = f"/v1/collections/{collection}/search"
+    rows = []
+    for mode in modes:
+        with_vector = vectors is not None and mode != "bm25"
+        inputs = ["text", "vector"] if with_vector else ["text"]
+        for given in inputs:
+            bodies: list[dict[str, Any]] = []
+            for i, q in enumerate(queries):
+                body: dict[str, Any] = {"mode": mode, "k": k, "depth": depth}
+                body["include_text"] = False
+                if given == "vector" and vectors is not None:
+                    body["vector"] = [float(x) for x in vectors[i]]
+                    if mode == "hybrid":
+                        body["query"] = q
+                else:
+                    body["query"] = q
+                bodies.append(body)
+            for c in concurrency:
+                lat, errors, wall = load(url, path, bodies, c)
+                rows.append(
+                    HttpRow(
+                        mode=mode,
+                        input=given,
+                        concurrency=c,
+                        requests=len(bodies),
+                        errors=errors,
+                        p50_ms=round(percentile(lat, 50), 3) if lat else None,
+                        p95_ms=round(percentile(lat, 95), 3) if lat else None,
+                        p99_ms=round(percentile(lat, 99), 3) if lat else None,
+                        mean_ms=round(statistics.fmean(lat), 3) if lat else None,
+                        qps=round(len(lat) / wall, 1),
+                    )
+                )
+    result: dict[str, Any] = {
+        "label": label,
+        "url": url,
+        "k": k,
+        "depth": depth,
+        "machine": machine(),
+        "rows": [asdict(r) for r in rows],
+    }
+    if pid is not None:
+        result["server_peak_rss_mb"] = round(vm_kib(pid, "VmHWM") / 1024, 1)
+    return result
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The rows as a Markdown table."""
+    peak = result.get("server_peak_rss_mb")
+    lines = [
+        f"{result['label']} over HTTP ({result['url']}), k={result['k']}, depth "
+        f"{result['depth']}; {result['machine']['cpus']} CPUs"
+        + (f"; server peak RSS {peak:,.0f} MB" if peak else ""),
+        "",
+        "| mode | input | clients | requests | errors | p50 ms | p95 ms | p99 ms | QPS |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in result["rows"]:
+        ms = [("—" if r[p] is None else f"{r[p]:.2f}") for p in ("p50_ms", "p95_ms", "p99_ms")]
+        lines.append(
+            f"| {r['mode']} | {r['input']} | {r['concurrency']} | {r['requests']} | "
+            f"{r['errors']} | {' | '.join(ms)} | {r['qps']:,.0f} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,271 @@
+"""Peers in the same run: the index's own vectors and texts loaded into Chroma, Qdrant (local
+mode) and LanceDB, queried with the same query vectors as lucene-hybrid, timed the same way.
+
+Needs the optional ``[bench]`` extra (``pip install -e '.[bench]'``). Every system gets the
+documents' stored vectors (no peer re-encodes anything) and the query vector given, so the
+figures compare retrieval alone. Chroma builds an HNSW graph; Qdrant's local mode and LanceDB
+without a vector index search exactly (brute force), as a user who installs them gets by
+default; LanceDB's hybrid is its native full-text index fused by its RRF reranker.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lucene_hybrid.indexing.errors import LuceneHybridError
+from lucene_hybrid.indexing.manifest import BM25_DIR, HNSW_DIR
+from lucene_hybrid.indexing.reindex import iter_documents
+
+from .bench import machine, peak_rss_mb, percentile
+from .evaluation.metrics import evaluate
+from .hybrid import HybridSearcher
+from .lucene_search import DenseSearcher, open_readonly
+from .types import SearchParams
+
+PEERS = ("chroma", "qdrant", "lancedb")
+
+# One query: (text, vector) -> document ids, best first.
+SearchFn = Callable[[str, np.ndarray], list[str]]
+
+
+@dataclass
+class PeerRow:
+    """One system and mode: quality (when judged) and latency with the query vector given."""
+
+    system: str
+    mode: str
+    queries: int
+    ndcg_at_10: float | None
+    p50_ms: float
+    p95_ms: float
+    qps: float
+    qps_threads: int
+    load_s: float
+
+
+def load_index_data(index: Path) -> tuple[list[str], list[str], np.ndarray]:
+    """Every document's id, text and stored vector, read from a lucene-hybrid index."""
+    from .lucene_search import _Java
+
+    bm25, hnsw = open_readonly(index / BM25_DIR), open_readonly(index / HNSW_DIR)
+    try:
+        docs = list(iter_documents(bm25, hnsw))
+        dense = DenseSearcher(hnsw, 0)
+        vectors = [dense.vector(d.docid) for d in docs]
+    finally:
+        _Java.load().Search.close(bm25)
+        _Java.load().Search.close(hnsw)
+    keep = [i for i, v in enumerate(vectors) if v is not None]
+    return (
+        [docs[i].docid for i in keep],
+        [docs[i].text for i in keep],
+        np.stack([vectors[i] for i in keep]).astype(np.float32),  # type: ignore[misc]
+    )
+
+
+def _chroma(ids: list[str], texts: list[str], vectors: np.ndarray, k: int) -> SearchFn:
+    import chromadb
+
+    client = chromadb.EphemeralClient()
+    name = f"bench-{time.monotonic_ns()}"
+    col = client.create_collection(name, configuration={"hnsw": {"space": "ip"}})
+    step = 4096
+    for s in range(0, len(ids), step):
+        col.add(
+            ids=ids[s : s + step], embeddings=vectors[s : s + step], documents=texts[s : s + step]
+        )
+
+    def search(_: str, v: np.ndarray) -> list[str]:
+        out = col.query(query_embeddings=[v], n_results=k, include=[])
+        return list(out["ids"][0])
+
+    return search
+
+
+def _qdrant(ids: list[str], vectors: np.ndarray, k: int) -> SearchFn:
+    from qdrant_client import QdrantClient, models
+
+    client = QdrantClient(":memory:")
+    params = models.VectorParams(size=vectors.shape[1], distance=models.Distance.DOT)
+    client.create_collection("bench", vectors_config=params)
+    client.upload_collection(
+        "bench", vectors=vectors, ids=list(range(len(ids))), payload=[{"id": i} for i in ids]
+    )
+
+    def search(_: str, v: np.ndarray) -> list[str]:
+        points = client.query_points("bench", query=v, limit=k, with_payload=True).points
+        return [p.payload["id"] for p in points if p.payload]
+
+    return search
+
+
+def _lancedb(
+    ids: list[str], texts: list[str], vectors: np.ndarray, k: int, hybrid: bool
+) -> tuple[SearchFn, Any]:
+    import lancedb
+    import pyarrow as pa
+    from lancedb.rerankers import RRFReranker
+
+    tmp = tempfile.TemporaryDirectory(prefix="lh-bench-lancedb-")
+    db = lancedb.connect(tmp.name)
+    flat = pa.array(vectors.ravel(), type=pa.float32())
+    table = pa.table(
+        {
+            "id": ids,
+            "text": texts,
+            "vector": pa.FixedSizeListArray.from_arrays(flat, vectors.shape[1]),
+        }
+    )
+    tbl = db.create_table("bench", data=table)
+    if not hybrid:
+
+        def dense(_: str, v: np.ndarray) -> list[str]:
+            q = tbl.search(v).distance_type("dot")  # type: ignore[attr-defined]
+            q = q.limit(k).select(["id", "_distance"])
+            return [r["id"] for r in q.to_list()]
+
+        return dense, tmp
+    tbl.create_fts_index("text")
+    reranker = RRFReranker()
+
+    def fused(text: str, v: np.ndarray) -> list[str]:
+        q = tbl.search(query_type="hybrid").vector(v).text(text).limit(k)
+        return [r["id"] for r in q.rerank(reranker).select(["id"]).to_list()]
+
+    return fused, tmp
+
+
+def _ours(searcher: HybridSearcher, mode: str, k: int, depth: int) -> SearchFn:
+    params = SearchParams(mode=mode, k=k, depth=depth, fetch_docs=False)  # type: ignore[arg-type]
+
+    def search(text: str, v: np.ndarray) -> list[str]:
+        return [h.docid for h in searcher.search(text, params, vector=v)]
+
+    return search
+
+
+def _measure(
+    system: str,
+    mode: str,
+    fn: SearchFn,
+    queries: Sequence[tuple[str, str, np.ndarray]],
+    qrels: dict[str, dict[str, int]] | None,
+    threads: int,
+    load_s: float,
+    warmup: int = 20,
+) -> PeerRow:
+    for _, text, v in queries[:warmup]:
+        fn(text, v)
+    lat, run = [], {}
+    for qid, text, v in queries:
+        t0 = time.perf_counter()
+        ranked = fn(text, v)
+        lat.append((time.perf_counter() - t0) * 1000)
+        run[qid] = {d: float(len(ranked) - r) for r, d in enumerate(ranked)}
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(lambda q: fn(q[1], q[2]), queries))
+    qps = len(queries) / (time.perf_counter() - start)
+    ndcg = None
+    if qrels:
+        judged = {q: r for q, r in run.items() if q in qrels}
+        ndcg = round(evaluate(judged, qrels, ("nDCG@10",)).mean["nDCG@10"], 4)
+    return PeerRow(
+        system=system,
+        mode=mode,
+        queries=len(queries),
+        ndcg_at_10=ndcg,
+        p50_ms=round(percentile(lat, 50), 3),
+        p95_ms=round(percentile(lat, 95), 3),
+        qps=round(qps, 1),
+        qps_threads=threads,
+        load_s=round(load_s, 2),
+    )
+
+
+def run(
+    searcher: HybridSearcher,
+    index: Path,
+    topics: dict[str, str],
+    *,
+    qrels: dict[str, dict[str, int]] | None = None,
+    peers: Sequence[str] = PEERS,
+    threads: int = 4,
+    k: int = 10,
+    depth: int = 100,
+    label: str = "",
+) -> dict[str, Any]:
+    """lucene-hybrid's dense and hybrid, then each peer, on the same vectors and queries."""
+    unknown = set(peers) - set(PEERS)
+    if unknown:
+        raise LuceneHybridError(f"unknown peers {sorted(unknown)}; choose from {PEERS}")
+    qids = sorted(topics)
+    vectors_q = searcher.query_vectors([topics[q] for q in qids])
+    queries = [(q, topics[q], vectors_q[i]) for i, q in enumerate(qids)]
+    rows = [
+        _measure("lucene-hybrid", mode, _ours(searcher, mode, k, depth), queries, qrels, threads, 0)
+        for mode in ("dense", "hybrid")
+    ]
+    t0 = time.perf_counter()
+    ids, texts, vectors = load_index_data(index)
+    read_s = time.perf_counter() - t0
+    for peer in peers:
+        setups: list[tuple[str, Callable[[], Any]]]
+        if peer == "chroma":
+            setups = [("dense", lambda: (_chroma(ids, texts, vectors, k), None))]
+        elif peer == "qdrant":
+            setups = [("dense", lambda: (_qdrant(ids, vectors, k), None))]
+        else:
+            setups = [
+                ("dense", lambda: _lancedb(ids, texts, vectors, k, hybrid=False)),
+                ("hybrid (native RRF)", lambda: _lancedb(ids, texts, vectors, k, hybrid=True)),
+            ]
+        for mode, setup in setups:
+            t0 = time.perf_counter()
+            try:
+                fn, keep = setup()
+            except ImportError as exc:
+                raise LuceneHybridError(
+                    f"peer {peer} is not installed: pip install -e '.[bench]' ({exc})"
+                ) from exc
+            load_s = time.perf_counter() - t0
+            rows.append(_measure(peer, mode, fn, queries, qrels, threads, load_s))
+            del fn, keep  # free the peer's data (and LanceDB's temporary folder) before the next
+    return {
+        "label": label,
+        "documents": len(ids),
+        "queries": len(queries),
+        "k": k,
+        "depth": depth,
+        "read_vectors_s": round(read_s, 2),
+        "machine": machine(),
+        "peak_rss_mb": peak_rss_mb(),
+        "rows": [asdict(r) for r in rows],
+    }
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The rows as a Markdown table."""
+    lines = [
+        f"{result['label']}: {result['documents']:,} documents, {result['queries']} queries, "
+        f"k={result['k']}, query vector given; {result['machine']['cpus']} × "
+        f"{result['machine']['cpu']}",
+        "",
+        "| system | mode | nDCG@10 | p50 ms | p95 ms | QPS (threads) | load s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in result["rows"]:
+        ndcg = "—" if r["ndcg_at_10"] is None else f"{r['ndcg_at_10']:.4f}"
+        lines.append(
+            f"| {r['system']} | {r['mode']} | {ndcg} | {r['p50_ms']:.2f} | {r['p95_ms']:.2f} | "
+            f"{r['qps']:,.0f} ({r['qps_threads']}) | {r['load_s']:.1f} |"
+        )
+    return "\n".join(lines) + "\n"
