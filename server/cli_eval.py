@@ -273,6 +273,22 @@ def cmd_bench_peers(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_scale(args: argparse.Namespace) -> int:
+    """Build and query collections of growing size: the cost curve."""
+    from . import bench, bench_scale
+
+    topics = list(read_topics(args.topics).values())[: args.limit]
+    sizes = [int(float(n)) for n in args.sizes.split(",") if n]
+    result = bench_scale.run(
+        Path(args.corpus), topics, sizes, Path(args.work), threads=args.threads, keep=args.keep
+    )
+    print(bench_scale.markdown(result))
+    if args.output:
+        js, md = bench.write(result, Path(args.output), bench_scale.markdown)
+        print(f"written to {js} and {md}")
+    return 0
+
+
 def _merge_params(configs: list[str]) -> list[str]:
     # "--configs rrf:w=1,2" splits on the comma inside w=; glue such pieces back on.
     merged: list[str] = []
@@ -413,6 +429,17 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--label", default=None)
     p.add_argument("--output", default=None, help="path stem for .json and .md")
     p.set_defaults(func=cmd_bench_peers)
+
+    p = bench_sub.add_parser("scale", help="build and query 10k / 100k / 1M documents")
+    p.add_argument("--corpus", required=True, help="source passages (repeated with perturbation)")
+    p.add_argument("--topics", required=True, help="queries (tsv, BEIR jsonl, TREC)")
+    p.add_argument("--sizes", default="10000,100000,1000000", help="comma list of sizes")
+    p.add_argument("--work", required=True, help="scratch folder for corpora and indexes")
+    p.add_argument("--limit", type=int, default=300, help="queries per mode")
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="indexing threads")
+    p.add_argument("--keep", action="store_true", help="keep the indexes")
+    p.add_argument("--output", default=None, help="path stem for .json and .md")
+    p.set_defaults(func=cmd_bench_scale)
 
     p = sub.add_parser("fuse", help="fuse TREC run files (RRF or normalized linear)")
     p.add_argument("runs", nargs="+", help="TREC run files")

@@ -1,9 +1,11 @@
-"""`lucene-hybrid bench search` writes its tables; hybrid's concurrent halves change no result."""
+"""The benchmark suite writes its tables; hybrid's concurrent halves change no result."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+import numpy as np
 
 from lucene_hybrid.server.cli import main
 from lucene_hybrid.server.evaluation.formats import read_topics
@@ -155,3 +157,36 @@ def test_adaptive_halves_split_only_while_cores_are_spare(demo_index):
         searcher._in_flight = 0  # noqa: SLF001
     finally:
         searcher.close()
+
+
+def test_bench_scale_builds_each_size_and_times_every_mode(demo_corpus, tmp_path):
+    from lucene_hybrid.server.bench_scale import hash_vectors, synthetic_documents
+
+    sources = ["the moon pulls the ocean into tides", "lucene stores an inverted index"]
+    docs = list(synthetic_documents(sources, 6))
+    assert [d for d, _ in docs] == [f"d{i}" for i in range(6)]
+    assert [t for _, t in docs[:2]] == sources  # the first copy is the source itself
+    assert all(t.endswith(f"copy{i // 2}") for i, (_, t) in enumerate(docs) if i >= 2)
+    v = hash_vectors([t for _, t in docs])
+    assert np.allclose(np.linalg.norm(v, axis=1), 1) and np.array_equal(
+        v, hash_vectors([t for _, t in docs])
+    )
+    assert float(v[0] @ v[2]) > float(v[0] @ v[1])  # a near-copy is nearer than another passage
+
+    out = tmp_path / "scale"
+    rc = main(
+        [
+            "bench", "scale", "--corpus", str(demo_corpus), "--topics", str(QUERIES),
+            "--sizes", "90,45", "--work", str(tmp_path / "work"), "--limit", "10",
+            "--output", str(out),
+        ]
+    )  # fmt: skip
+    assert rc == 0
+    result = json.loads(out.with_suffix(".json").read_text())
+    sizes = result["sizes"]
+    assert [s["documents"] for s in sizes] == [45, 90]
+    assert sizes[0]["index_mb"]["hnsw"] < sizes[1]["index_mb"]["hnsw"]
+    for s in sizes:
+        assert set(s["search"]) == {"bm25", "dense", "hybrid"}
+        assert all(0 < m["p50_ms"] <= m["p99_ms"] for m in s["search"].values())
+    assert not any((tmp_path / "work").iterdir())  # corpora and indexes cleaned up
