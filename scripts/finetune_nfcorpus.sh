@@ -14,7 +14,8 @@ mkdir -p "$work"
 [ -d "$work/base" ] || "$lh" index "$data/corpus.jsonl" --index "$work/base" --quiet
 time "$lh" finetune --index "$work/base" --queries "$data/queries.jsonl" \
     --qrels "$data/qrels/train.tsv" --dev-qrels "$data/qrels/dev.tsv" --output "$work/model" \
-    --per-query 4 --epochs 2 --max-steps 384 --eval-every 96 --max-length 128 --lr 5e-5 --overwrite
+    --per-query 4 --epochs 3 --max-steps 512 --eval-every 128 --max-length 128 --lr 5e-5 \
+    --max-minutes 43 --overwrite
 rm -rf "$work/tuned" && cp -a "$work/base" "$work/tuned"
 "$lh" reindex --index "$work/tuned" --encoder "$work/model" --quiet
 "$lh" compare --before "$work/base" --after "$work/tuned" --topics "$data/queries.jsonl" \
