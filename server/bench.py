@@ -50,6 +50,21 @@ def percentile(values: Sequence[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, int(round(p / 100 * (len(ordered) - 1)))))]
 
 
+WARMUP_S = 2.0  # of unmeasured searches before each row: lets the JVM's JIT compile Lucene
+
+
+def warm_up(fn: Callable[[int], object], n: int, seconds: float = WARMUP_S) -> None:
+    """Call ``fn(i)`` cycling over ``range(n)`` for at least ``seconds`` (and 20 calls).
+
+    A JVM runs Lucene interpreted until its JIT has seen enough calls; a row measured after
+    20 searches timed the compiler, not the engine. Every system in a run warms up alike.
+    """
+    start, i = time.perf_counter(), 0
+    while n and (i < 20 or time.perf_counter() - start < seconds) and i < 20_000:
+        fn(i % n)
+        i += 1
+
+
 def _one(
     searcher: HybridSearcher, query: str, vector: np.ndarray | None, params: SearchParams
 ) -> tuple[float, dict[str, float]]:
@@ -70,15 +85,14 @@ def measure(
     threads: int = 1,
     k: int = 10,
     depth: int = 100,
-    warmup: int = 20,
+    warmup_s: float = WARMUP_S,
 ) -> Row:
-    """Run every query once (after ``warmup`` unmeasured ones) in ``threads`` threads."""
+    """Run every query once (after ``warmup_s`` of unmeasured ones) in ``threads`` threads."""
     params = SearchParams(mode=mode, k=k, depth=depth, fetch_docs=False)  # type: ignore[arg-type]
     vecs: list[np.ndarray | None] = (
         [None] * len(queries) if vectors is None or mode == "bm25" else list(vectors)
     )
-    for q, v in list(zip(queries, vecs, strict=True))[:warmup]:
-        _one(searcher, q, v, params)
+    warm_up(lambda i: _one(searcher, queries[i], vecs[i], params), len(queries), warmup_s)
     start = time.perf_counter()
     if threads <= 1:
         results = [_one(searcher, q, v, params) for q, v in zip(queries, vecs, strict=True)]

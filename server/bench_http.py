@@ -82,10 +82,9 @@ def serve(
     cli = str(Path(sys.executable).with_name("lucene-hybrid"))
     port = _free_port()
     with tempfile.TemporaryDirectory(prefix="lh-bench-") as data:
-        cmd = [cli, "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", data]
+        cmd = [cli] + (["--jvm-heap", jvm_heap] if jvm_heap else [])
+        cmd += ["serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", data]
         cmd += ["--collection", f"{name}={index}"]
-        if jvm_heap:
-            cmd += ["--jvm-heap", jvm_heap]
         env = {**os.environ, "LUCENE_HYBRID_DEMO_COLLECTION": "false"}
         log_path = Path(data) / "server.log"
         with open(log_path, "wb") as log:
@@ -115,7 +114,7 @@ def load(
     bodies: Sequence[dict[str, Any]],
     concurrency: int,
     *,
-    warmup: int = 20,
+    warmup_s: float = 2.0,
 ) -> tuple[list[float], int, float]:
     """Send every body once from ``concurrency`` closed-loop clients.
 
@@ -160,7 +159,10 @@ def load(
         finally:
             conn.close()
 
-    client(iter(range(min(warmup, len(payloads)))))
+    # Warm-up (the server's JIT, connections): cycle over the bodies for ``warmup_s``.
+    start = time.perf_counter()
+    while time.perf_counter() - start < warmup_s:
+        client(iter(range(min(20, len(payloads)))))
     threads = [threading.Thread(target=client, args=(None,)) for _ in range(concurrency)]
     start = time.perf_counter()
     for t in threads:

@@ -24,7 +24,7 @@ from lucene_hybrid.indexing.errors import LuceneHybridError
 from lucene_hybrid.indexing.manifest import BM25_DIR, HNSW_DIR
 from lucene_hybrid.indexing.reindex import iter_documents
 
-from .bench import machine, peak_rss_mb, percentile
+from .bench import machine, peak_rss_mb, percentile, warm_up
 from .evaluation.metrics import evaluate
 from .hybrid import HybridSearcher
 from .lucene_search import DenseSearcher, open_readonly
@@ -160,10 +160,8 @@ def _measure(
     qrels: dict[str, dict[str, int]] | None,
     threads: int,
     load_s: float,
-    warmup: int = 20,
 ) -> PeerRow:
-    for _, text, v in queries[:warmup]:
-        fn(text, v)
+    warm_up(lambda i: fn(queries[i][1], queries[i][2]), len(queries))
     lat, run = [], {}
     for qid, text, v in queries:
         t0 = time.perf_counter()
@@ -176,8 +174,8 @@ def _measure(
     qps = len(queries) / (time.perf_counter() - start)
     ndcg = None
     if qrels:
-        judged = {q: r for q, r in run.items() if q in qrels}
-        ndcg = round(evaluate(judged, qrels, ("nDCG@10",)).mean["nDCG@10"], 4)
+        judged = {q: qrels[q] for q in run if q in qrels}
+        ndcg = round(evaluate(run, judged, ("nDCG@10",)).mean["nDCG@10"], 4)
     return PeerRow(
         system=system,
         mode=mode,

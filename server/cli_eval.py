@@ -247,10 +247,11 @@ def cmd_bench_peers(args: argparse.Namespace) -> int:
     """lucene-hybrid beside Chroma, Qdrant and LanceDB on the index's own vectors."""
     from . import bench, bench_peers
 
-    topics = dict(list(read_topics(args.topics).items())[: args.limit])
+    topics = read_topics(args.topics)
     qrels = read_qrels(args.qrels) if args.qrels else None
-    if qrels is not None:
+    if qrels is not None:  # the judged queries only
         topics = {q: t for q, t in topics.items() if q in qrels}
+    topics = dict(list(topics.items())[: args.limit])
     searcher = open_index(args.index)
     try:
         result = bench_peers.run(

@@ -146,12 +146,12 @@ def test_adaptive_halves_split_only_while_cores_are_spare(demo_index):
     searcher = open_index(demo_index, load_query_encoder=False)
     try:
         assert searcher.parallel_retrieval is None  # adaptive by default
-        searcher._cores = 2  # noqa: SLF001 - the policy, at a fixed core count
         decisions = []
-        for in_flight in (1, 2, 5):  # this search plus the others running
-            searcher._in_flight = in_flight  # noqa: SLF001
+        for cores, in_flight in ((2, 1), (4, 1), (4, 2), (4, 3), (8, 4), (8, 5)):
+            searcher._cores = cores  # noqa: SLF001 - the policy, at a given core count
+            searcher._in_flight = in_flight  # noqa: SLF001 - this search plus the others
             decisions.append(searcher._split_halves())  # noqa: SLF001
-        assert decisions == [True, False, False]
+        assert decisions == [False, True, True, False, True, False]
         searcher.parallel_retrieval = True
         assert searcher._split_halves()  # noqa: SLF001 - forced
         searcher._in_flight = 0  # noqa: SLF001
