@@ -85,7 +85,12 @@ def serve(
         cmd = [cli] + (["--jvm-heap", jvm_heap] if jvm_heap else [])
         cmd += ["serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", data]
         cmd += ["--collection", f"{name}={index}"]
-        env = {**os.environ, "LUCENE_HYBRID_DEMO_COLLECTION": "false"}
+        # No query-embedding cache: the warm-up and earlier rows send the same texts.
+        env = {
+            **os.environ,
+            "LUCENE_HYBRID_DEMO_COLLECTION": "false",
+            "LUCENE_HYBRID_QUERY_CACHE_SIZE": "0",
+        }
         log_path = Path(data) / "server.log"
         with open(log_path, "wb") as log:
             proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -91,6 +91,7 @@ class HybridSearcher:
         self._in_flight_lock = threading.Lock()
         # Recent query embeddings: the same text (a retry, the playground's three columns, a
         # paginating client) is encoded once. Encoders are deterministic.
+        self.query_cache_size = QUERY_CACHE_SIZE  # 0 turns the cache off
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._query_cache_lock = threading.Lock()
 
@@ -139,6 +140,8 @@ class HybridSearcher:
         return qvec
 
     def _cached_query_vector(self, query: str) -> np.ndarray:
+        if not self.query_cache_size:
+            return self.query_vectors([query])[0]
         with self._query_cache_lock:
             hit = self._query_cache.get(query)
             if hit is not None:
@@ -148,7 +151,7 @@ class HybridSearcher:
         vec.flags.writeable = False  # shared between requests
         with self._query_cache_lock:
             self._query_cache[query] = vec
-            if len(self._query_cache) > QUERY_CACHE_SIZE:
+            while len(self._query_cache) > self.query_cache_size:
                 self._query_cache.popitem(last=False)
         return vec
 

@@ -60,10 +60,13 @@ def check_name(name: str) -> str:
 class Registry:
     """Open collections by name; create, attach and delete them."""
 
-    def __init__(self, data_dir: Path, *, commit_interval_s: float = 1.0):
+    def __init__(
+        self, data_dir: Path, *, commit_interval_s: float = 1.0, query_cache_size: int = 1024
+    ):
         self.root = data_dir / "collections"
         self.root.mkdir(parents=True, exist_ok=True)
         self.commit_interval_s = commit_interval_s
+        self.query_cache_size = query_cache_size
         self._lock = threading.Lock()
         self._collections: dict[str, Collection] = {}
         self._encoders: dict[str, Encoder] = {}
@@ -99,6 +102,7 @@ class Registry:
             encoder=self.encoder_for(manifest.encoder),
             commit_interval_s=self.commit_interval_s,
         )
+        coll.searcher.query_cache_size = self.query_cache_size
         self._collections[name] = coll
         self.failed.pop(name, None)
         return coll
@@ -143,6 +147,7 @@ class Registry:
                 bm25=bm25,
                 commit_interval_s=self.commit_interval_s,
             )
+            coll.searcher.query_cache_size = self.query_cache_size
             self._collections[name] = coll
             return coll
 

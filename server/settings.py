@@ -54,6 +54,9 @@ class ServerSettings(BaseSettings):
     read_requires_key: bool = False
     jvm_heap: str = "2g"
     commit_interval_s: float = Field(default=1.0, ge=0)
+    query_cache_size: int = Field(
+        default=1024, ge=0, description="query embeddings kept per collection (0: off)"
+    )
     log_level: str = "info"
     log_format: Literal["text", "json"] = "text"
     limits: Limits = Field(default_factory=Limits)

@@ -132,7 +132,11 @@ def create_app(settings: ServerSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         jvm.start(settings.jvm_heap)
-        registry = Registry(settings.data_dir, commit_interval_s=settings.commit_interval_s)
+        registry = Registry(
+            settings.data_dir,
+            commit_interval_s=settings.commit_interval_s,
+            query_cache_size=settings.query_cache_size,
+        )
         if settings.demo_collection:
             await asyncio.to_thread(_build_demo, registry)
         await asyncio.to_thread(registry.open_all)

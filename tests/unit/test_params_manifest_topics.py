@@ -129,3 +129,16 @@ def test_query_embeddings_are_cached_lru():
         searcher._cached_query_vector(f"q{i}")
     searcher._cached_query_vector("volcano")  # evicted by 1,024 newer queries: encoded again
     assert calls[-1] == ["volcano"] and len(calls) == hybrid.QUERY_CACHE_SIZE + 2
+
+    searcher.query_cache_size = 0  # off (the HTTP benchmark's server): every query is encoded
+    before = len(calls)
+    searcher._cached_query_vector("volcano")
+    searcher._cached_query_vector("volcano")
+    assert len(calls) == before + 2
+
+
+def test_query_cache_size_is_a_server_setting(monkeypatch):
+    from lucene_hybrid.server.settings import load_settings
+
+    monkeypatch.setenv("LUCENE_HYBRID_QUERY_CACHE_SIZE", "0")
+    assert load_settings(None).query_cache_size == 0
