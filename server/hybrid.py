@@ -82,9 +82,9 @@ class HybridSearcher:
         # Hybrid: dense in a pool thread while BM25 runs here, or both in this thread. None
         # (adaptive) splits a search only while two cores per search in flight (this one
         # included) are free: an idle server answers in the slower half's time instead of the
-        # sum, a busy one spends no core on thread hand-offs. On 2 cores that means never:
-        # splitting there was slower at one thread in some runs and cost 16-40 % of QPS at 4
-        # (`bench search` rows "halves always ..."). True / False force either way.
+        # sum, a busy one spends no core on thread hand-offs. On 2 cores: split while one
+        # search runs, not under load (always splitting cost 16-40 % of QPS at 4 threads;
+        # `bench search` rows "halves always ..."). True / False force either way.
         self.parallel_retrieval: bool | None = None
         self._cores = os.cpu_count() or 1
         self._in_flight = 0

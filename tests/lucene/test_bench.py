@@ -151,7 +151,7 @@ def test_adaptive_halves_split_only_while_cores_are_spare(demo_index):
             searcher._cores = cores  # noqa: SLF001 - the policy, at a given core count
             searcher._in_flight = in_flight  # noqa: SLF001 - this search plus the others
             decisions.append(searcher._split_halves())  # noqa: SLF001
-        assert decisions == [False, True, True, False, True, False]
+        assert decisions == [True, True, True, False, True, False]
         searcher.parallel_retrieval = True
         assert searcher._split_halves()  # noqa: SLF001 - forced
         searcher._in_flight = 0  # noqa: SLF001
@@ -177,14 +177,14 @@ def test_bench_scale_builds_each_size_and_times_every_mode(demo_corpus, tmp_path
     rc = main(
         [
             "bench", "scale", "--corpus", str(demo_corpus), "--topics", str(QUERIES),
-            "--sizes", "90,45", "--work", str(tmp_path / "work"), "--limit", "10",
+            "--sizes", "900,90", "--work", str(tmp_path / "work"), "--limit", "10",
             "--output", str(out),
         ]
     )  # fmt: skip
     assert rc == 0
     result = json.loads(out.with_suffix(".json").read_text())
     sizes = result["sizes"]
-    assert [s["documents"] for s in sizes] == [45, 90]
+    assert [s["documents"] for s in sizes] == [90, 900]
     assert sizes[0]["index_mb"]["hnsw"] < sizes[1]["index_mb"]["hnsw"]
     for s in sizes:
         assert set(s["search"]) == {"bm25", "dense", "hybrid"}
