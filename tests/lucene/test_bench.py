@@ -119,7 +119,9 @@ def test_bench_encode_reports_forward_and_pipeline_per_precision(demo_corpus, tm
     for r in rows.values():
         assert r["documents"] == 24
         assert r["forward_docs_s"] > 0 and r["pipeline_docs_s"] > 0
-        assert r["pipeline_share"] == round(r["pipeline_docs_s"] / r["forward_docs_s"], 3)
+        # the share is of the unrounded rates: equal to the rounded ones' ratio within rounding
+        ratio = r["pipeline_docs_s"] / r["forward_docs_s"]
+        assert abs(r["pipeline_share"] - ratio) < 0.002 + 0.15 / r["forward_docs_s"]
     assert rows["fp32"]["cosine_to_fp32"] is None
     # bf16 keeps the vectors; int8 moves them, but they still point the same way
     assert rows["bf16"]["cosine_to_fp32"] > 0.99
