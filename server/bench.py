@@ -142,6 +142,11 @@ def machine() -> dict[str, Any]:
     }
 
 
+def folder_mb(folder: Path) -> float:
+    """Size on disk of the files under ``folder``, in MiB."""
+    return round(sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 2**20, 1)
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process (Linux reports KiB)."""
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

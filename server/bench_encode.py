@@ -23,7 +23,7 @@ from lucene_hybrid.indexing.build import BuildReport
 from lucene_hybrid.indexing.encoders import EncoderSpec
 from lucene_hybrid.indexing.encoders.hf import HuggingFaceEncoder
 
-from .bench import machine, peak_rss_mb
+from .bench import folder_mb, machine, peak_rss_mb
 
 
 @dataclass
@@ -137,7 +137,6 @@ def build_report(report: BuildReport, index_dir: Path, label: str = "") -> dict[
     """An index build as a benchmark result: documents/s per stage, size, peak memory."""
     m = report.manifest
     n = m.documents
-    size = sum(f.stat().st_size for f in index_dir.rglob("*") if f.is_file())
     stages = {
         name.removesuffix("_s"): {"seconds": s, "docs_s": round(n / s, 1) if s else None}
         for name, s in m.timings.items()
@@ -148,7 +147,7 @@ def build_report(report: BuildReport, index_dir: Path, label: str = "") -> dict[
         "encoder": m.encoder.describe(),
         "precision": m.encoder.precision,
         "stages": stages,
-        "index_mb": round(size / 2**20, 1),
+        "index_mb": folder_mb(index_dir),
         "peak_rss_mb": peak_rss_mb(),
         "machine": machine(),
     }

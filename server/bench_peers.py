@@ -53,16 +53,14 @@ class PeerRow:
 
 def load_index_data(index: Path) -> tuple[list[str], list[str], np.ndarray]:
     """Every document's id, text and stored vector, read from a lucene-hybrid index."""
-    from .lucene_search import _Java
-
     bm25, hnsw = open_readonly(index / BM25_DIR), open_readonly(index / HNSW_DIR)
     try:
         docs = list(iter_documents(bm25, hnsw))
         dense = DenseSearcher(hnsw, 0)
         vectors = [dense.vector(d.docid) for d in docs]
     finally:
-        _Java.load().Search.close(bm25)
-        _Java.load().Search.close(hnsw)
+        bm25.close()
+        hnsw.close()
     keep = [i for i, v in enumerate(vectors) if v is not None]
     return (
         [docs[i].docid for i in keep],

@@ -25,7 +25,7 @@ from lucene_hybrid.indexing.build import BuildOptions, build_index
 from lucene_hybrid.indexing.corpus import read_corpus
 from lucene_hybrid.indexing.encoders import EncoderSpec
 
-from .bench import machine, measure, peak_rss_mb
+from .bench import folder_mb, machine, measure, peak_rss_mb
 from .hybrid import open_index
 
 _WORD = re.compile(r"\w+")
@@ -72,10 +72,6 @@ def write_corpus(sources: Sequence[str], n: int, path: Path, dim: int, batch: in
                 f.write(f'"vector":[{values}]}}\n')
 
 
-def _folder_mb(folder: Path) -> float:
-    return round(sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 2**20, 1)
-
-
 def one_size(
     sources: Sequence[str],
     queries: Sequence[str],
@@ -106,12 +102,7 @@ def one_size(
     build_s = time.perf_counter() - t0
     rss_after_build = peak_rss_mb()
     corpus.unlink()
-    sizes = {
-        half: round(
-            sum(f.stat().st_size for f in (index / half).rglob("*") if f.is_file()) / 2**20, 1
-        )
-        for half in ("bm25", "hnsw")
-    }
+    sizes = {half: folder_mb(index / half) for half in ("bm25", "hnsw")}
     qvecs = hash_vectors(queries, dim)
     searcher = open_index(index, load_query_encoder=False)
     rows = {}

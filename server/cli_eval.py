@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from lucene_hybrid.indexing.encoders import DEFAULT_MODEL
@@ -148,6 +149,17 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(result: dict, output: str | None, table: Callable[[dict], str]) -> int:
+    """Print a benchmark's table; with ``--output STEM`` also write STEM.json and STEM.md."""
+    from . import bench
+
+    print(table(result))
+    if output:
+        js, md = bench.write(result, Path(output), table)
+        print(f"written to {js} and {md}")
+    return 0
+
+
 def cmd_bench_search(args: argparse.Namespace) -> int:
     """Latency per mode and stage, in one thread and in N, text or vector given."""
     from . import bench
@@ -167,11 +179,7 @@ def cmd_bench_search(args: argparse.Namespace) -> int:
         )
     finally:
         searcher.close()
-    print(bench.markdown(result))
-    if args.output:
-        js, md = bench.write(result, Path(args.output))
-        print(f"written to {js} and {md}")
-    return 0
+    return _report(result, args.output, bench.markdown)
 
 
 def cmd_bench_encode(args: argparse.Namespace) -> int:
@@ -180,7 +188,7 @@ def cmd_bench_encode(args: argparse.Namespace) -> int:
 
     from lucene_hybrid.indexing.corpus import read_corpus
 
-    from . import bench, bench_encode
+    from . import bench_encode
 
     texts = [d.text for d in islice(read_corpus(args.corpus), args.limit) if d.text]
     result = bench_encode.encode(
@@ -192,11 +200,7 @@ def cmd_bench_encode(args: argparse.Namespace) -> int:
         max_length=args.max_length,
         label=args.label or Path(args.corpus).name,
     )
-    print(bench_encode.encode_markdown(result))
-    if args.output:
-        js, md = bench.write(result, Path(args.output), bench_encode.encode_markdown)
-        print(f"written to {js} and {md}")
-    return 0
+    return _report(result, args.output, bench_encode.encode_markdown)
 
 
 def cmd_bench_http(args: argparse.Namespace) -> int:
@@ -206,7 +210,7 @@ def cmd_bench_http(args: argparse.Namespace) -> int:
     from lucene_hybrid.indexing.encoders import load_encoder
     from lucene_hybrid.indexing.manifest import read_manifest
 
-    from . import bench, bench_http
+    from . import bench_http
 
     if (args.index is None) == (args.url is None):
         raise LuceneHybridError("give --index DIR (served here) or --url URL --collection NAME")
@@ -236,16 +240,12 @@ def cmd_bench_http(args: argparse.Namespace) -> int:
             pid=pid,
             label=args.label or name,
         )
-    print(bench_http.markdown(result))
-    if args.output:
-        js, md = bench.write(result, Path(args.output), bench_http.markdown)
-        print(f"written to {js} and {md}")
-    return 0
+    return _report(result, args.output, bench_http.markdown)
 
 
 def cmd_bench_peers(args: argparse.Namespace) -> int:
     """lucene-hybrid beside Chroma, Qdrant and LanceDB on the index's own vectors."""
-    from . import bench, bench_peers
+    from . import bench_peers
 
     topics = read_topics(args.topics)
     qrels = read_qrels(args.qrels) if args.qrels else None
@@ -267,27 +267,19 @@ def cmd_bench_peers(args: argparse.Namespace) -> int:
         )
     finally:
         searcher.close()
-    print(bench_peers.markdown(result))
-    if args.output:
-        js, md = bench.write(result, Path(args.output), bench_peers.markdown)
-        print(f"written to {js} and {md}")
-    return 0
+    return _report(result, args.output, bench_peers.markdown)
 
 
 def cmd_bench_scale(args: argparse.Namespace) -> int:
     """Build and query collections of growing size: the cost curve."""
-    from . import bench, bench_scale
+    from . import bench_scale
 
     topics = list(read_topics(args.topics).values())[: args.limit]
     sizes = [int(float(n)) for n in args.sizes.split(",") if n]
     result = bench_scale.run(
         Path(args.corpus), topics, sizes, Path(args.work), threads=args.threads, keep=args.keep
     )
-    print(bench_scale.markdown(result))
-    if args.output:
-        js, md = bench.write(result, Path(args.output), bench_scale.markdown)
-        print(f"written to {js} and {md}")
-    return 0
+    return _report(result, args.output, bench_scale.markdown)
 
 
 def _merge_params(configs: list[str]) -> list[str]:

@@ -112,7 +112,9 @@ class HuggingFaceEncoder:
         on_gpu = self.device.startswith("cuda")
         if precision == "int8":
             if on_gpu or self.trainable:
-                raise EncoderError("precision int8 is for CPU inference only: use bf16 on a GPU")
+                raise EncoderError(
+                    "precision int8 is for CPU inference only (not on a GPU, not for training)"
+                )
             import torch
 
             # Dynamic quantization: int8 weights, activations quantized per batch (VNNI/AMX).
