@@ -99,11 +99,11 @@ def build_hnsw(
     memory_mb: int = 512,
     progress: Progress | None = None,
 ) -> IndexerCounts:
-    """Build the HNSW vector index from a folder of ``{"docid", "vector"}`` jsonl files."""
+    """Build the HNSW vector index from a folder of Parquet files (``docid``, ``vector``)."""
     args = jvm.jclass("io.anserini.index.IndexHnswDenseVectors$Args")()
     args.input = str(input_dir)
     args.index = str(index_dir)
-    args.collectionClass = "JsonDenseVectorCollection"
+    args.collectionClass = "ParquetDenseVectorCollection"
     args.generatorClass = "DenseVectorDocumentGenerator"
     args.M = M
     args.efC = ef_construction

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from . import lucene_writer
-from .build import _bar, _clean_leftovers, _ShardWriter, _swap_into_place, encode_to_shards
+from .build import VectorShards, _bar, _clean_leftovers, _swap_into_place, encode_to_shards
 from .encoders import Encoder, EncoderSpec, load_encoder
 from .errors import IndexBuildError
 from .lucene_store import LuceneStore, _Java
@@ -161,7 +161,7 @@ def _assemble(
     for f in index.iterdir():  # anything else a collection keeps beside its halves
         if f.is_file() and f.name not in (MANIFEST, WAL_FILE):
             shutil.copy2(f, tmp / f.name)
-    writer = _ShardWriter(tmp / "staging", "vectors")
+    writer = VectorShards(tmp / "staging", "vectors")
     n = int(_Java.load().Search.numDocs(store.hnsw))
     t0 = time.perf_counter()
     with_metadata = 0
