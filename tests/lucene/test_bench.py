@@ -31,6 +31,7 @@ def test_bench_search_writes_json_and_markdown(demo_index, tmp_path, capsys):
     expected |= {(m, i, n) for m in ("dense", "hybrid") for i in ("text", "vector") for n in (1, 2)}
     for way in ("concurrent", "in sequence"):
         expected |= {(f"hybrid, halves always {way}", "vector", n) for n in (1, 2)}
+    expected.add(("query encoding only", "text", 1))  # the yardstick for hybrid with text
     assert set(rows) == expected
     for r in rows.values():
         assert r["queries"] == 12
@@ -189,6 +190,10 @@ def test_bench_scale_builds_each_size_and_times_every_mode(demo_corpus, tmp_path
     assert [s["documents"] for s in sizes] == [90, 900]
     assert sizes[0]["index_mb"]["hnsw"] < sizes[1]["index_mb"]["hnsw"]
     for s in sizes:
-        assert set(s["search"]) == {"bm25", "dense", "hybrid"}
+        assert set(s["search"]) == {
+            "bm25", "dense exact", "dense hnsw", "hybrid exact", "hybrid hnsw"
+        }  # fmt: skip
         assert all(0 < m["p50_ms"] <= m["p99_ms"] for m in s["search"].values())
+        assert 0 < s["hnsw_recall_at_10"] <= 1
+        assert s["exact_copy"]["mb"] > 0
     assert not any((tmp_path / "work").iterdir())  # corpora and indexes cleaned up
