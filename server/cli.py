@@ -93,7 +93,16 @@ def _add_search_params(p: argparse.ArgumentParser) -> None:
     g.add_argument("--normalization", choices=["minmax", "zscore"], default=DEFAULT_NORMALIZATION)
     g.add_argument("--k1", type=float, default=None, help="BM25 k1 (default: the index's, 0.9)")
     g.add_argument("--b", type=float, default=None, help="BM25 b (default: the index's, 0.4)")
-    g.add_argument("--ef-search", type=int, default=None, help="HNSW candidate list size")
+    g.add_argument(
+        "--ef-search", type=int, default=None, help="HNSW candidate list size (implies hnsw)"
+    )
+    g.add_argument(
+        "--dense-search",
+        choices=("auto", "exact", "hnsw"),
+        default="auto",
+        help="exact: score every vector; hnsw: Lucene's graph; auto: exact up to "
+        "exact_max_docs vectors, HNSW above",
+    )
     g.add_argument(
         "--filter",
         default=None,
@@ -120,6 +129,7 @@ def _search_params(args: argparse.Namespace, fetch_docs: bool) -> SearchParams:
         k1=args.k1,
         b=args.b,
         ef_search=args.ef_search,
+        dense_search=args.dense_search,
         fetch_docs=fetch_docs,
         filter=filter_json(parse_filter(args.filter)) if args.filter else None,
     )

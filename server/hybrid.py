@@ -8,7 +8,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Protocol
@@ -25,9 +25,9 @@ from lucene_hybrid.indexing.manifest import (
     read_manifest,
 )
 
-from . import fusion
+from . import exact, fusion
 from .lucene_search import Bm25Searcher, DenseSearcher, open_readonly
-from .types import Hit, Scored, SearchParamError, SearchParams
+from .types import DenseSearch, Hit, Scored, SearchParamError, SearchParams
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,9 @@ class HybridSearcher:
         # included) are free: an idle server answers in the slower half's time instead of the
         # sum, a busy one spends no core on thread hand-offs. On 2 cores: split while one
         # search runs, not under load (always splitting cost 16-40 % of QPS at 4 threads;
-        # `bench search` rows "halves always ..."). True / False force either way.
+        # `bench search` rows "halves always ..."), nor when the dense half is the in-memory
+        # exact one (~0.4 ms on SciFact: about what the hand-off costs). True / False force
+        # either way. The same rule runs BM25 while a query's text is encoded.
         self.parallel_retrieval: bool | None = None
         self._cores = os.cpu_count() or 1
         self._in_flight = 0
@@ -94,6 +96,9 @@ class HybridSearcher:
         self.query_cache_size = QUERY_CACHE_SIZE  # 0 turns the cache off
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._query_cache_lock = threading.Lock()
+        # "auto" dense search is exact (brute force over a copy of the vectors) for collections
+        # of up to exact.max_docs vectors (0: never), HNSW above (server/exact.py).
+        self.exact = exact.ExactVectors(dense) if dense is not None else None
 
     # -- retrieval ---------------------------------------------------------------------------
 
@@ -155,9 +160,12 @@ class HybridSearcher:
                 self._query_cache.popitem(last=False)
         return vec
 
-    def _split_halves(self) -> bool:
+    def _split_halves(self, params: SearchParams | None = None) -> bool:
+        """Whether to run BM25 and the dense half (or the encoder) on two threads."""
         if self.parallel_retrieval is not None:
             return self.parallel_retrieval
+        if params is not None and self._exact_copy(params) is not None:
+            return False
         with self._in_flight_lock:  # a split search keeps two cores busy: it needs them free
             return 2 * self._in_flight <= self._cores
 
@@ -166,9 +174,25 @@ class HybridSearcher:
         hits = self._dense(qvec, params)
         return hits, (time.perf_counter() - t0) * 1000
 
+    def _dense_how(self, params: SearchParams) -> DenseSearch:
+        if params.dense_search == "auto" and params.ef_search is not None:
+            return "hnsw"  # efSearch only means something to the graph
+        return params.dense_search
+
+    def _exact_copy(self, params: SearchParams) -> exact.VectorSnapshot | None:
+        """The in-memory copy to search exactly, when this search may and it is current."""
+        if self.exact is None or params.filter is not None or self._dense_how(params) == "hnsw":
+            return None
+        return self.exact.current()
+
     def _dense(self, qvec: np.ndarray, params: SearchParams) -> list[Scored]:
         assert self.dense is not None  # _query_vector checked
         depth = params.k if params.mode == "dense" else params.candidate_depth
+        snap = self._exact_copy(params)
+        if snap is not None:
+            return exact.top_k(snap, qvec, depth)
+        if self._dense_how(params) == "exact":  # filtered, too large to copy, or being re-read
+            return self.dense.exact_search(qvec, depth, params.filter)
         ef = params.ef_search or max(DEFAULT_EF_SEARCH, depth)
         return self.dense.search(qvec, depth, ef, params.filter)
 
@@ -192,26 +216,74 @@ class HybridSearcher:
             Up to ``params.k`` hits, best first, with provenance and (optionally) stored text.
         """
         t = timings if timings is not None else {}
+        early = None
+        if self._encodes(query, vector, params) and self._split_halves():
+            early = _DENSE_POOL.submit(self._early_bm25, query, params)
         qvec = None
-        if params.mode in ("dense", "hybrid"):  # encode before taking the snapshot
-            qvec = self._query_vector(query, vector, params, t)
+        try:
+            if params.mode in ("dense", "hybrid"):  # encode before taking the snapshot
+                qvec = self._query_vector(query, vector, params, t)
+        except BaseException:
+            if early is not None:
+                wait([early])
+            raise
         with self._in_flight_lock:
             self._in_flight += 1
         try:
             with self.snapshot():
-                return self._search(query, qvec, params, t)
+                return self._search(query, qvec, params, t, early)
         finally:
             with self._in_flight_lock:
                 self._in_flight -= 1
 
+    def _encodes(
+        self, query: str | None, vector: Sequence[float] | np.ndarray | None, params: SearchParams
+    ) -> bool:
+        """Whether this hybrid search will run the encoder (text given, not cached)."""
+        return (
+            params.mode == "hybrid"
+            and vector is None
+            and self.encoder is not None
+            and bool(query and query.strip())
+            and not (self.query_cache_size and query in self._query_cache)
+        )
+
+    def _early_bm25(
+        self, query: str | None, params: SearchParams
+    ) -> tuple[int, list[Scored], float] | None:
+        """BM25 while the query encodes (outside the snapshot): kept only if no write landed.
+
+        Returns (reader version, hits, ms), or None when a refresh happened meanwhile.
+        """
+        t0 = time.perf_counter()
+        before = self.bm25.version()
+        hits = self._bm25(query, params)
+        if self.bm25.version() != before:
+            return None
+        return before, hits, (time.perf_counter() - t0) * 1000
+
     def _search(
-        self, query: str | None, qvec: np.ndarray | None, params: SearchParams, t: dict[str, float]
+        self,
+        query: str | None,
+        qvec: np.ndarray | None,
+        params: SearchParams,
+        t: dict[str, float],
+        early: Future[tuple[int, list[Scored], float] | None] | None = None,
     ) -> list[Hit]:
         lists: dict[str, list[Scored]] = {}
+        if early is not None:  # BM25 ran while the query encoded: valid if the view is the same
+            done = early.result()
+            if done is not None and done[0] == self.bm25.version():
+                lists["bm25"], t["bm25_ms"] = done[1], done[2]
         pending = None
-        if qvec is not None and params.mode == "hybrid" and self._split_halves():
+        if (
+            qvec is not None
+            and params.mode == "hybrid"
+            and not lists
+            and self._split_halves(params)
+        ):
             pending = _DENSE_POOL.submit(self._timed_dense, qvec, params)
-        if params.mode in ("bm25", "hybrid"):
+        if params.mode in ("bm25", "hybrid") and "bm25" not in lists:
             t0 = time.perf_counter()
             try:
                 lists["bm25"] = self._bm25(query, params)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import struct
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +20,7 @@ import numpy as np
 from lucene_hybrid.indexing import jvm
 from lucene_hybrid.indexing.errors import ManifestError
 
+from .exact import SIMILARITIES, VectorSnapshot
 from .types import Scored
 
 
@@ -63,18 +65,32 @@ def _parse(lines: str) -> list[Scored]:
     return out
 
 
-class Bm25Searcher:
-    """BM25 over the ``contents`` field, analyzed as Anserini analyzes it at index time."""
+class _Half:
+    """One Lucene index (either half of a collection) opened for search."""
 
-    def __init__(self, handle: Any, field: str = "contents"):
+    def __init__(self, handle: Any, field: str):
         self._java = _Java.load()
         self.field = field
         self._reader = handle
-        self._analyzer = self._java.Analyzer.newDefaultInstance()
 
     @property
     def num_docs(self) -> int:
         return int(self._java.Search.numDocs(self._reader))
+
+    def version(self) -> int:
+        """The reader's version; it changes when a refresh makes writes visible."""
+        return int(self._java.Search.version(self._reader))
+
+    def close(self) -> None:
+        self._java.Search.close(self._reader)
+
+
+class Bm25Searcher(_Half):
+    """BM25 over the ``contents`` field, analyzed as Anserini analyzes it at index time."""
+
+    def __init__(self, handle: Any, field: str = "contents"):
+        super().__init__(handle, field)
+        self._analyzer = self._java.Analyzer.newDefaultInstance()
 
     def search(
         self, query: str, k: int, k1: float, b: float, filter_json: str | None = None
@@ -102,22 +118,13 @@ class Bm25Searcher:
                 out[docid] = (record.get("contents", ""), record.get("metadata") or {})
         return out
 
-    def close(self) -> None:
-        self._java.Search.close(self._reader)
 
-
-class DenseSearcher:
-    """KNN over Lucene's HNSW graph; ``ef_search`` is the candidate list size per request."""
+class DenseSearcher(_Half):
+    """KNN over Lucene's HNSW graph (``ef_search``: candidate list size), or exact."""
 
     def __init__(self, handle: Any, dim: int, field: str = "vector"):
-        self._java = _Java.load()
+        super().__init__(handle, field)
         self.dim = dim
-        self.field = field
-        self._reader = handle
-
-    @property
-    def num_docs(self) -> int:
-        return int(self._java.Search.numDocs(self._reader))
 
     def search(
         self,
@@ -131,12 +138,32 @@ class DenseSearcher:
         java, reader, field = self._java, self._reader, self.field
         return _parse(java.Search.knn(reader, field, data, k, ef_search, filter_json))
 
+    def exact_search(
+        self, vector: Sequence[float] | np.ndarray, k: int, filter_json: str | None = None
+    ) -> list[Scored]:
+        """Top ``k`` by brute force in Lucene (every live vector scored): exact, filterable."""
+        data = np.ascontiguousarray(vector, dtype="<f4").tobytes()
+        java, reader, field = self._java, self._reader, self.field
+        return _parse(java.Search.exactKnn(reader, field, data, k, filter_json))
+
+    def snapshot(self) -> VectorSnapshot:
+        """Every live document's id and vector, read at one point in time (one crossing)."""
+        raw = self._java.Search.vectorSnapshot(self._reader, self.field).tostring()
+        version, count, dim, similarity, id_len = struct.unpack_from("<qiiii", raw)
+        start = struct.calcsize("<qiiii")
+        ids = raw[start : start + id_len].decode("utf-8").split("\n") if count else []
+        # A copy: the floats sit at an arbitrary byte offset, and BLAS is slow on unaligned data.
+        matrix = np.frombuffer(raw, "<f4", count * dim, start + id_len).astype(np.float32)
+        return VectorSnapshot(
+            version=version,
+            ids=ids,
+            matrix=matrix.reshape(count, dim) if count else np.zeros((0, self.dim), np.float32),
+            similarity=SIMILARITIES[similarity] if similarity >= 0 else "DOT_PRODUCT",
+        )
+
     def vector(self, docid: str) -> np.ndarray | None:
         """The stored (normalized) vector of a document, or None when absent."""
         encoded = self._java.Search.vector(self._reader, docid)
         if encoded is None:
             return None
         return np.frombuffer(base64.b64decode(encoded), dtype="<f4").copy()
-
-    def close(self) -> None:
-        self._java.Search.close(self._reader)

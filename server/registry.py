@@ -18,6 +18,7 @@ from lucene_hybrid.indexing.errors import LuceneHybridError
 from lucene_hybrid.indexing.manifest import Bm25Settings, HnswSettings, read_manifest
 
 from .collection import Collection
+from .exact import EXACT_MAX_DOCS
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +62,18 @@ class Registry:
     """Open collections by name; create, attach and delete them."""
 
     def __init__(
-        self, data_dir: Path, *, commit_interval_s: float = 1.0, query_cache_size: int = 1024
+        self,
+        data_dir: Path,
+        *,
+        commit_interval_s: float = 1.0,
+        query_cache_size: int = 1024,
+        exact_max_docs: int = EXACT_MAX_DOCS,
     ):
         self.root = data_dir / "collections"
         self.root.mkdir(parents=True, exist_ok=True)
         self.commit_interval_s = commit_interval_s
         self.query_cache_size = query_cache_size
+        self.exact_max_docs = exact_max_docs
         self._lock = threading.Lock()
         self._collections: dict[str, Collection] = {}
         self._encoders: dict[str, Encoder] = {}
@@ -102,10 +109,15 @@ class Registry:
             encoder=self.encoder_for(manifest.encoder),
             commit_interval_s=self.commit_interval_s,
         )
-        coll.searcher.query_cache_size = self.query_cache_size
+        self._tune(coll)
         self._collections[name] = coll
         self.failed.pop(name, None)
         return coll
+
+    def _tune(self, coll: Collection) -> None:
+        coll.searcher.query_cache_size = self.query_cache_size
+        if coll.searcher.exact is not None:
+            coll.searcher.exact.max_docs = self.exact_max_docs
 
     def names(self) -> list[str]:
         return sorted(self._collections)
@@ -147,7 +159,7 @@ class Registry:
                 bm25=bm25,
                 commit_interval_s=self.commit_interval_s,
             )
-            coll.searcher.query_cache_size = self.query_cache_size
+            self._tune(coll)
             self._collections[name] = coll
             return coll
 

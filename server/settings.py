@@ -15,6 +15,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from .exact import EXACT_MAX_DOCS
+
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "server.yaml"
 _yaml_file: ContextVar[Path | None] = ContextVar("lucene_hybrid_yaml", default=None)
 
@@ -56,6 +58,11 @@ class ServerSettings(BaseSettings):
     commit_interval_s: float = Field(default=1.0, ge=0)
     query_cache_size: int = Field(
         default=1024, ge=0, description="query embeddings kept per collection (0: off)"
+    )
+    exact_max_docs: int = Field(
+        default=EXACT_MAX_DOCS,
+        ge=0,
+        description="dense search 'auto' is exact (brute force) up to this many vectors (0: HNSW)",
     )
     log_level: str = "info"
     log_format: Literal["text", "json"] = "text"

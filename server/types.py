@@ -10,6 +10,9 @@ from lucene_hybrid.indexing.errors import LuceneHybridError
 Mode = Literal["bm25", "dense", "hybrid"]
 FusionMethod = Literal["rrf", "linear"]
 Normalization = Literal["minmax", "zscore"]
+# Dense retrieval: "exact" scores every vector, "hnsw" walks Lucene's graph, "auto" is exact for
+# collections small enough that exact is also faster (server/exact.py), HNSW above.
+DenseSearch = Literal["auto", "exact", "hnsw"]
 
 MAX_K = 10_000
 
@@ -74,7 +77,8 @@ class SearchParams:
     normalization: Normalization = DEFAULT_NORMALIZATION
     k1: float | None = None
     b: float | None = None
-    ef_search: int | None = None
+    ef_search: int | None = None  # HNSW candidate list; setting it makes "auto" use HNSW
+    dense_search: DenseSearch = "auto"
     fetch_docs: bool = True
     explain: bool = False  # attach to each hit how its fused score was computed
     filter: str | None = None  # validated filter JSON (see server.filters)
@@ -103,6 +107,10 @@ class SearchParams:
             raise SearchParamError(f"k1 must be >= 0, got {self.k1}")
         if self.b is not None and not 0.0 <= self.b <= 1.0:
             raise SearchParamError(f"b must be between 0 and 1, got {self.b}")
+        if self.dense_search not in ("auto", "exact", "hnsw"):
+            raise SearchParamError(
+                f"dense_search must be auto, exact or hnsw, not {self.dense_search!r}"
+            )
         if self.ef_search is not None and not 1 <= self.ef_search <= MAX_K:
             raise SearchParamError(f"ef_search must be between 1 and {MAX_K}")
 

@@ -136,6 +136,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
             settings.data_dir,
             commit_interval_s=settings.commit_interval_s,
             query_cache_size=settings.query_cache_size,
+            exact_max_docs=settings.exact_max_docs,
         )
         if settings.demo_collection:
             await asyncio.to_thread(_build_demo, registry)

@@ -170,7 +170,12 @@ class SearchRequest(BaseModel):
     normalization: Literal["minmax", "zscore"] = DEFAULT_NORMALIZATION
     k1: float | None = Field(default=None, ge=0)
     b: float | None = Field(default=None, ge=0, le=1)
-    ef_search: int | None = Field(default=None, ge=1)
+    ef_search: int | None = Field(
+        default=None, ge=1, description="HNSW candidate list size (makes auto use HNSW)"
+    )
+    dense_search: Literal["auto", "exact", "hnsw"] = Field(
+        default="auto", description="exact: score every vector; auto: exact on small collections"
+    )
     filter: Filter | None = None
     include_text: bool = True
     explain: bool = Field(default=False, description="explain each hit's fused score")

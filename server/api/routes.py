@@ -261,6 +261,7 @@ def _search_one(
         k1=req.k1,
         b=req.b,
         ef_search=req.ef_search,
+        dense_search=req.dense_search,
         fetch_docs=req.include_text,
         explain=req.explain,
         filter=filter_json(req.filter),

@@ -8,8 +8,8 @@
 With an ``embedding`` the application embeds (vectors travel with documents and queries);
 without one the collection's server-side encoder does. Search keyword arguments are the search
 API's options: ``mode`` (bm25 / dense / hybrid), ``fusion``, ``alpha``, ``normalization``,
-``rrf_k``, ``weights``, ``depth``, ``ef_search``, ``k1``, ``b`` and ``filter`` (the server's filter
-language, or ``{"key": value}`` shorthand).
+``rrf_k``, ``weights``, ``depth``, ``ef_search``, ``dense_search``, ``k1``, ``b`` and ``filter``
+(the server's filter language, or ``{"key": value}`` shorthand).
 """
 
 from __future__ import annotations

@@ -82,6 +82,7 @@ class SearchRequest(BaseModel):
     k1: float | None = None
     b: float | None = None
     ef_search: int | None = None
+    dense_search: Literal["auto", "exact", "hnsw"] | None = None
     filter: dict[str, Any] | None = None
     include_text: bool = True
     timings: bool = False

@@ -5,10 +5,17 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.Base64;
+import java.util.List;
+import java.util.PriorityQueue;
 import java.util.Set;
 import org.apache.lucene.analysis.Analyzer;
 import org.apache.lucene.index.BinaryDocValues;
+import org.apache.lucene.index.DirectoryReader;
+import org.apache.lucene.index.FieldInfo;
+import org.apache.lucene.index.FloatVectorValues;
 import org.apache.lucene.index.LeafReaderContext;
 import org.apache.lucene.index.ReaderUtil;
 import org.apache.lucene.index.StoredFields;
@@ -16,16 +23,21 @@ import org.apache.lucene.index.Term;
 import org.apache.lucene.search.BooleanClause;
 import org.apache.lucene.search.BooleanQuery;
 import org.apache.lucene.search.ConstantScoreQuery;
+import org.apache.lucene.search.DocIdSetIterator;
 import org.apache.lucene.search.IndexSearcher;
 import org.apache.lucene.search.KnnFloatVectorQuery;
 import org.apache.lucene.search.MatchAllDocsQuery;
 import org.apache.lucene.search.Query;
 import org.apache.lucene.search.ScoreDoc;
+import org.apache.lucene.search.ScoreMode;
+import org.apache.lucene.search.Scorer;
 import org.apache.lucene.search.Sort;
 import org.apache.lucene.search.SortField;
 import org.apache.lucene.search.TermQuery;
 import org.apache.lucene.search.TopDocs;
+import org.apache.lucene.search.Weight;
 import org.apache.lucene.search.similarities.BM25Similarity;
+import org.apache.lucene.util.Bits;
 import org.apache.lucene.util.BytesRef;
 
 /**
@@ -147,6 +159,159 @@ public final class Search {
     }
   }
 
+  /**
+   * Exact (brute-force) top-k: every live vector that passes the optional filter is scored with
+   * the field's similarity, as Lucene's flat search does; no graph, so recall is 1. Costs one
+   * similarity per document: for small collections, or as the reference HNSW is measured against.
+   */
+  public static String exactKnn(Index index, String field, byte[] vector, int k, String filterJson)
+      throws IOException {
+    FloatBuffer buf = ByteBuffer.wrap(vector).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+    float[] target = new float[buf.remaining()];
+    buf.get(target);
+    Query filter = Metadata.parseFilter(filterJson);
+    IndexSearcher searcher = index.acquire();
+    try {
+      Weight weight =
+          filter == null
+              ? null
+              : searcher.createWeight(searcher.rewrite(filter), ScoreMode.COMPLETE_NO_SCORES, 1f);
+      // Min-heap of the best k so far: lowest score (then highest doc) on top.
+      PriorityQueue<ScoreDoc> best =
+          new PriorityQueue<>(
+              Math.max(1, k),
+              (a, b) -> a.score != b.score ? Float.compare(a.score, b.score) : b.doc - a.doc);
+      for (LeafReaderContext leaf : searcher.getIndexReader().leaves()) {
+        FloatVectorValues values = leaf.reader().getFloatVectorValues(field);
+        FieldInfo info = leaf.reader().getFieldInfos().fieldInfo(field);
+        if (values == null || info == null) {
+          continue;
+        }
+        var similarity = info.getVectorSimilarityFunction();
+        Bits live = leaf.reader().getLiveDocs();
+        DocIdSetIterator allowed = null;
+        if (weight != null) {
+          Scorer scorer = weight.scorer(leaf);
+          if (scorer == null) {
+            continue;
+          }
+          allowed = scorer.iterator();
+        }
+        for (int doc = values.nextDoc();
+            doc != DocIdSetIterator.NO_MORE_DOCS;
+            doc = values.nextDoc()) {
+          if (live != null && !live.get(doc)) {
+            continue;
+          }
+          if (allowed != null) {
+            int at = allowed.docID() < doc ? allowed.advance(doc) : allowed.docID();
+            if (at != doc) {
+              continue;
+            }
+          }
+          float score = similarity.compare(target, values.vectorValue());
+          if (best.size() < k) {
+            best.add(new ScoreDoc(leaf.docBase + doc, score));
+          } else if (score > best.peek().score) {
+            best.poll();
+            best.add(new ScoreDoc(leaf.docBase + doc, score));
+          }
+        }
+      }
+      ScoreDoc[] top = best.toArray(new ScoreDoc[0]);
+      String[] ids = new String[top.length];
+      Integer[] order = new Integer[top.length];
+      var leaves = searcher.getIndexReader().leaves();
+      for (int i = 0; i < top.length; i++) {
+        ids[i] = idOf(leaves, top[i].doc);
+        order[i] = i;
+      }
+      java.util.Arrays.sort(
+          order,
+          (a, b) ->
+              top[a].score != top[b].score
+                  ? Float.compare(top[b].score, top[a].score)
+                  : ids[a].compareTo(ids[b]));
+      StringBuilder sb = new StringBuilder(top.length * 24);
+      for (int i : order) {
+        sb.append(ids[i]).append('\t').append(top[i].score).append('\n');
+      }
+      return sb.toString();
+    } finally {
+      index.release(searcher);
+    }
+  }
+
+  /**
+   * The reader's version: it changes whenever a refresh makes writes visible. Whatever was read
+   * at one version (a {@link #vectorSnapshot}) is current while this returns the same number.
+   */
+  public static long version(Index index) throws IOException {
+    IndexSearcher searcher = index.acquire();
+    try {
+      return ((DirectoryReader) searcher.getIndexReader()).getVersion();
+    } finally {
+      index.release(searcher);
+    }
+  }
+
+  /**
+   * Every live document's vector, from one point-in-time reader, in one array: a header of five
+   * little-endian ints/longs (version: long; count, dim, similarity ordinal, id bytes: int), the
+   * ids as UTF-8 joined by '\n', then count x dim float32 (little-endian), in the same order.
+   */
+  public static byte[] vectorSnapshot(Index index, String field) throws IOException {
+    IndexSearcher searcher = index.acquire();
+    try {
+      long version = ((DirectoryReader) searcher.getIndexReader()).getVersion();
+      List<LeafReaderContext> leaves = searcher.getIndexReader().leaves();
+      // Pass 1: the live documents' ids (sizes the array); pass 2: their vectors, in place.
+      List<String> ids = new ArrayList<>();
+      int dim = 0;
+      int similarity = -1;
+      for (LeafReaderContext leaf : leaves) {
+        FloatVectorValues values = leaf.reader().getFloatVectorValues(field);
+        if (values == null) {
+          continue;
+        }
+        dim = values.dimension();
+        similarity = leaf.reader().getFieldInfos().fieldInfo(field).getVectorSimilarityFunction().ordinal();
+        Bits live = leaf.reader().getLiveDocs();
+        for (int doc = values.nextDoc(); doc != DocIdSetIterator.NO_MORE_DOCS; doc = values.nextDoc()) {
+          if (live == null || live.get(doc)) {
+            ids.add(idOf(leaves, leaf.docBase + doc));
+          }
+        }
+      }
+      byte[] idBytes = String.join("\n", ids).getBytes(StandardCharsets.UTF_8);
+      long size = 8L + 4 * 4 + idBytes.length + 4L * dim * ids.size();
+      if (size > Integer.MAX_VALUE - 64) {
+        throw new IOException(ids.size() + " vectors of " + dim + " dims do not fit one array");
+      }
+      ByteBuffer out =
+          ByteBuffer.allocate((int) size)
+              .order(ByteOrder.LITTLE_ENDIAN);
+      out.putLong(version).putInt(ids.size()).putInt(dim).putInt(similarity);
+      out.putInt(idBytes.length).put(idBytes);
+      FloatBuffer floats = out.slice().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+      for (LeafReaderContext leaf : leaves) {
+        FloatVectorValues values = leaf.reader().getFloatVectorValues(field);
+        if (values == null) {
+          continue;
+        }
+        Bits live = leaf.reader().getLiveDocs();
+        for (int doc = values.nextDoc(); doc != DocIdSetIterator.NO_MORE_DOCS; doc = values.nextDoc()) {
+          if (live == null || live.get(doc)) {
+            floats.put(values.vectorValue());
+          }
+        }
+      }
+      return out.array();
+    } finally {
+      index.release(searcher);
+    }
+  }
+
   /** Stored raw JSON of documents by id; a missing id gives null at its position. */
   public static String[] raw(Index index, String[] ids) throws IOException {
     IndexSearcher searcher = index.acquire();
@@ -200,17 +365,18 @@ public final class Search {
     StringBuilder sb = new StringBuilder(top.scoreDocs.length * 24);
     var leaves = searcher.getIndexReader().leaves();
     for (ScoreDoc sd : top.scoreDocs) {
-      LeafReaderContext leaf = leaves.get(ReaderUtil.subIndex(sd.doc, leaves));
-      BinaryDocValues ids = leaf.reader().getBinaryDocValues(ID);
-      String id;
-      if (ids != null && ids.advanceExact(sd.doc - leaf.docBase)) {
-        BytesRef ref = ids.binaryValue();
-        id = ref.utf8ToString();
-      } else {
-        id = leaf.reader().storedFields().document(sd.doc - leaf.docBase, ID_ONLY).get(ID);
-      }
-      sb.append(id).append('\t').append(sd.score).append('\n');
+      sb.append(idOf(leaves, sd.doc)).append('\t').append(sd.score).append('\n');
     }
     return sb.toString();
+  }
+
+  private static String idOf(List<LeafReaderContext> leaves, int doc) throws IOException {
+    LeafReaderContext leaf = leaves.get(ReaderUtil.subIndex(doc, leaves));
+    BinaryDocValues ids = leaf.reader().getBinaryDocValues(ID);
+    if (ids != null && ids.advanceExact(doc - leaf.docBase)) {
+      BytesRef ref = ids.binaryValue();
+      return ref.utf8ToString();
+    }
+    return leaf.reader().storedFields().document(doc - leaf.docBase, ID_ONLY).get(ID);
   }
 }
