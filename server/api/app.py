@@ -10,7 +10,6 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -84,6 +83,55 @@ def error_response(status: int, kind: str, message: str, **headers: str) -> JSON
     return JSONResponse(
         {"error": {"type": kind, "message": message}}, status_code=status, headers=headers or None
     )
+
+
+class Admission:
+    """Bounded concurrency on /v1/: wait up to ``max_wait_s`` for one of the app's
+    ``state.inflight`` slots, else 503 + Retry-After; every request's latency and status go to
+    the metrics. Plain ASGI: Starlette's ``@app.middleware("http")`` runs each request through
+    a task group and memory streams."""
+
+    def __init__(self, app: ASGIApp, max_wait_s: float):
+        self.app = app
+        self.max_wait_s = max_wait_s
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        state = scope["app"].state
+        try:
+            if not scope["path"].startswith("/v1/"):
+                await self.app(scope, receive, send_status)
+                return
+            sem: asyncio.Semaphore = state.inflight
+            try:
+                if sem.locked():
+                    await asyncio.wait_for(sem.acquire(), timeout=self.max_wait_s)
+                else:
+                    await sem.acquire()
+            except TimeoutError:
+                busy = error_response(
+                    503, "overloaded", "server busy: retry shortly", **{"Retry-After": "1"}
+                )
+                await busy(scope, receive, send_status)
+                return
+            try:
+                await self.app(scope, receive, send_status)
+            finally:
+                sem.release()
+        finally:
+            path = getattr(scope.get("route"), "path", "unmatched")
+            state.metrics.observe(scope["method"], path, status, time.perf_counter() - start)
 
 
 class BodyLimit:
@@ -185,32 +233,6 @@ def create_app(settings: ServerSettings) -> FastAPI:
         """The search playground: BM25, dense and fused lists side by side."""
         return FileResponse(STATIC / "index.html")
 
-    @app.middleware("http")
-    async def admission(request: Request, call_next: Any) -> Any:
-        """Bounded concurrency: wait up to max_wait_s for a slot, else 503 + Retry-After."""
-        start = time.perf_counter()
-        if request.url.path.startswith("/v1/"):
-            sem: asyncio.Semaphore = request.app.state.inflight
-            try:
-                await asyncio.wait_for(sem.acquire(), timeout=settings.limits.max_wait_s)
-            except TimeoutError:
-                response = error_response(
-                    503, "overloaded", "server busy: retry shortly", **{"Retry-After": "1"}
-                )
-            else:
-                try:
-                    response = await call_next(request)
-                finally:
-                    sem.release()
-        else:
-            response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        request.app.state.metrics.observe(
-            request.method, path, response.status_code, time.perf_counter() - start
-        )
-        return response
-
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         """Routing and body-parsing errors (404, 405 with Allow, 400) in our error shape."""
@@ -258,5 +280,6 @@ def create_app(settings: ServerSettings) -> FastAPI:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return error_response(500, "internal_error", "internal error; see the server log")
 
-    app.add_middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes)
+    app.add_middleware(Admission, max_wait_s=settings.limits.max_wait_s)
+    app.add_middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes)  # the outer one
     return app

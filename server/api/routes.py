@@ -23,13 +23,14 @@ router = APIRouter()
 
 
 # -- dependencies -----------------------------------------------------------------------------
+# async: FastAPI runs a sync dependency on the thread pool, one hand-off each; these never block.
 
 
-def get_settings(request: Request) -> ServerSettings:
+async def get_settings(request: Request) -> ServerSettings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def get_registry(request: Request) -> Registry:
+async def get_registry(request: Request) -> Registry:
     return request.app.state.registry  # type: ignore[no-any-return]
 
 
@@ -45,21 +46,23 @@ def _check_key(request: Request, settings: ServerSettings) -> None:
         raise Unauthorized("the API key is not valid", status=403)
 
 
-def require_write(
+async def require_write(
     request: Request, settings: Annotated[ServerSettings, Depends(get_settings)]
 ) -> None:
     if settings.api_keys:
         _check_key(request, settings)
 
 
-def require_read(
+async def require_read(
     request: Request, settings: Annotated[ServerSettings, Depends(get_settings)]
 ) -> None:
     if settings.api_keys and settings.read_requires_key:
         _check_key(request, settings)
 
 
-def get_collection(name: str, registry: Annotated[Registry, Depends(get_registry)]) -> Collection:
+async def get_collection(
+    name: str, registry: Annotated[Registry, Depends(get_registry)]
+) -> Collection:
     return registry.get(check_name(name))
 
 
