@@ -10,9 +10,9 @@ from typing import Any
 from lucene_hybrid.indexing.errors import LuceneHybridError
 
 from .. import fusion
-from ..hybrid import DEFAULT_EF_SEARCH, HybridSearcher
+from ..hybrid import HybridSearcher
 from ..runfile import ranked_scores
-from ..types import DEFAULT_ALPHA, DEFAULT_FUSION, DEFAULT_NORMALIZATION, Scored
+from ..types import DEFAULT_ALPHA, DEFAULT_FUSION, DEFAULT_NORMALIZATION, Scored, SearchParams
 from .metrics import Run
 
 Lists = dict[str, list[Scored]]  # retriever -> ranked candidates
@@ -89,14 +89,16 @@ def retrieve(
     texts = [topics[q] for q in qids]
     vectors = list(searcher.query_vectors(texts)) if dense else [None] * len(qids)
     k1, b = searcher.manifest.bm25.k1, searcher.manifest.bm25.b
+    dense_params = SearchParams(mode="dense", k=depth, fetch_docs=False)
 
     def one(i: int) -> Lists:
         lists: Lists = {
             "bm25": searcher.bm25.search(texts[i], depth, k1, b) if texts[i].strip() else []
         }
         vec = vectors[i]
-        if vec is not None and searcher.dense is not None:
-            lists["dense"] = searcher.dense.search(vec, depth, max(DEFAULT_EF_SEARCH, depth))
+        if vec is not None and searcher.dense is not None:  # as a search with defaults does it
+            hits = searcher.search(None, dense_params, vector=vec)
+            lists["dense"] = [Scored(h.docid, h.score) for h in hits]
         return lists
 
     with ThreadPoolExecutor(max_workers=max(threads, 1)) as pool:
@@ -158,10 +160,7 @@ class RemoteRetriever:
         for q, hits in zip(qids, bm25, strict=True):
             result[q]["bm25"] = hits
         if dense and self.has_dense:
-            ef = max(DEFAULT_EF_SEARCH, depth)
-            searches = [
-                {"query": topics[q], "mode": "dense", "ef_search": ef, **common} for q in qids
-            ]
+            searches = [{"query": topics[q], "mode": "dense", **common} for q in qids]
             for q, hits in zip(qids, self._search(searches), strict=True):
                 result[q]["dense"] = hits
         return result
