@@ -166,6 +166,17 @@ def test_filtered_dense_search_returns_k_matching_hits(client):
         h["id"] for h in client.post("/v1/collections/filtered/search", json=body).json()["hits"]
     }
     assert ids == {f"d{i}" for i in range(100, 120)} - {"d105", "d106"}
+    # exact search: the true top 10 by cosine, unfiltered (in-memory copy) and filtered (Lucene)
+    cos = (vecs / np.linalg.norm(vecs, axis=1, keepdims=True)) @ np.asarray(query)
+    best = [f"d{i}" for i in np.argsort(-cos)]
+    for how, flt, truth in (
+        ("exact", None, best[:10]),
+        ("auto", None, best[:10]),  # 1,000 vectors: auto is exact
+        ("exact", {"field": "group", "op": "eq", "value": "rare"}, [d for d in best if d in rare]),
+    ):
+        body = {"vector": query, "mode": "dense", "k": 10, "dense_search": how, "filter": flt}
+        hits = client.post("/v1/collections/filtered/search", json=body).json()["hits"]
+        assert [h["id"] for h in hits] == truth[:10], (how, flt)
     error_of(
         client.post(
             "/v1/collections/filtered/documents",
@@ -219,6 +230,7 @@ def test_batch_search(client):
             422,
         ),
         ("depth too large", {"json": {"query": "x", "depth": 10**6}}, 422),
+        ("unknown dense search", {"json": {"query": "x", "dense_search": "ivf"}}, 422),
         ("query too long", {"json": {"query": "word " * 5000}}, 422),
     ],
 )

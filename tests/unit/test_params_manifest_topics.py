@@ -142,3 +142,18 @@ def test_query_cache_size_is_a_server_setting(monkeypatch):
 
     monkeypatch.setenv("LUCENE_HYBRID_QUERY_CACHE_SIZE", "0")
     assert load_settings(None).query_cache_size == 0
+
+
+def test_exact_search_limit_is_a_server_setting(monkeypatch):
+    from lucene_hybrid.server.settings import load_settings
+
+    assert load_settings(None).exact_max_docs == 20_000
+    monkeypatch.setenv("LUCENE_HYBRID_EXACT_MAX_DOCS", "0")  # HNSW always
+    assert load_settings(None).exact_max_docs == 0
+    with pytest.raises(ValueError, match="exact_max_docs"):
+        load_settings(None, exact_max_docs=-1)
+
+
+def test_dense_search_must_be_known():
+    with pytest.raises(SearchParamError, match="dense_search"):
+        SearchParams(dense_search="ivf")  # type: ignore[arg-type]
