@@ -192,6 +192,7 @@ def run(
     k: int = 10,
     depth: int = 100,
     label: str = "",
+    dense_search: str = "auto",
 ) -> dict[str, Any]:
     """Every mode, with text and (for dense and hybrid) with vectors given, at each thread count."""
     vectors = None
@@ -205,7 +206,16 @@ def run(
         for given in inputs:
             for n in threads:
                 rows.append(
-                    measure(searcher, queries, mode, vectors=given, threads=n, k=k, depth=depth)
+                    measure(
+                        searcher,
+                        queries,
+                        mode,
+                        vectors=given,
+                        threads=n,
+                        k=k,
+                        depth=depth,
+                        dense_search=dense_search,
+                    )
                 )
     if "hybrid" in modes and vectors is not None:  # what the adaptive choice is worth
         default = searcher.parallel_retrieval
@@ -214,7 +224,14 @@ def run(
                 searcher.parallel_retrieval = forced
                 for n in threads:
                     row = measure(
-                        searcher, queries, "hybrid", vectors=vectors, threads=n, k=k, depth=depth
+                        searcher,
+                        queries,
+                        "hybrid",
+                        vectors=vectors,
+                        threads=n,
+                        k=k,
+                        depth=depth,
+                        dense_search=dense_search,
                     )
                     row.mode = f"hybrid, halves always {name}"
                     rows.append(row)
@@ -225,6 +242,7 @@ def run(
         "documents": searcher.bm25.num_docs,
         "k": k,
         "depth": depth,
+        "dense_search": dense_search,
         "machine": machine(),
         "peak_rss_mb": peak_rss_mb(),
         "rows": [asdict(r) for r in rows],
@@ -235,7 +253,8 @@ def markdown(result: dict[str, Any]) -> str:
     """The rows as a Markdown table."""
     lines = [
         f"{result['label']}: {result['documents']:,} documents, k={result['k']}, depth "
-        f"{result['depth']}; {result['machine']['cpus']} CPUs; peak RSS "
+        f"{result['depth']}, dense search {result.get('dense_search', 'auto')}; "
+        f"{result['machine']['cpus']} CPUs; peak RSS "
         f"{result['peak_rss_mb']:,.0f} MB (the benchmark process, model included)",
         "",
         "| mode | input | threads | p50 ms | p95 ms | p99 ms | QPS | stages p50 (ms) |",

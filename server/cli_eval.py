@@ -176,6 +176,7 @@ def cmd_bench_search(args: argparse.Namespace) -> int:
             k=args.k,
             depth=args.depth,
             label=args.label or Path(args.index).name,
+            dense_search=args.dense_search,
         )
     finally:
         searcher.close()
@@ -377,6 +378,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", default="1,4", help="comma list of thread counts")
     p.add_argument("-k", type=int, default=10)
     p.add_argument("--depth", type=int, default=100, help="candidates per retriever (hybrid)")
+    p.add_argument("--dense-search", choices=("auto", "exact", "hnsw"), default="auto")
     p.add_argument("--label", default=None)
     p.add_argument("--output", default=None, help="path stem for .json and .md")
     p.set_defaults(func=cmd_bench_search)

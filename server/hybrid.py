@@ -216,20 +216,20 @@ class HybridSearcher:
             Up to ``params.k`` hits, best first, with provenance and (optionally) stored text.
         """
         t = timings if timings is not None else {}
-        early = None
-        if self._encodes(query, vector, params) and self._split_halves():
-            early = _DENSE_POOL.submit(self._early_bm25, query, params)
-        qvec = None
-        try:
-            if params.mode in ("dense", "hybrid"):  # encode before taking the snapshot
-                qvec = self._query_vector(query, vector, params, t)
-        except BaseException:
-            if early is not None:
-                wait([early])
-            raise
-        with self._in_flight_lock:
+        with self._in_flight_lock:  # counted while encoding too: the encoder takes cores
             self._in_flight += 1
         try:
+            early = None
+            if self._encodes(query, vector, params) and self._split_halves():
+                early = _DENSE_POOL.submit(self._early_bm25, query, params)
+            qvec = None
+            try:
+                if params.mode in ("dense", "hybrid"):  # encode before taking the snapshot
+                    qvec = self._query_vector(query, vector, params, t)
+            except BaseException:
+                if early is not None:
+                    wait([early])
+                raise
             with self.snapshot():
                 return self._search(query, qvec, params, t, early)
         finally:
