@@ -55,18 +55,12 @@ def load_index_data(index: Path) -> tuple[list[str], list[str], np.ndarray]:
     """Every document's id, text and stored vector, read from a lucene-hybrid index."""
     bm25, hnsw = open_readonly(index / BM25_DIR), open_readonly(index / HNSW_DIR)
     try:
-        docs = list(iter_documents(bm25, hnsw))
-        dense = DenseSearcher(hnsw, 0)
-        vectors = [dense.vector(d.docid) for d in docs]
+        texts = {d.docid: d.text for d in iter_documents(bm25, hnsw)}
+        snap = DenseSearcher(hnsw, 0).snapshot()  # every vector in one crossing
     finally:
         bm25.close()
         hnsw.close()
-    keep = [i for i, v in enumerate(vectors) if v is not None]
-    return (
-        [docs[i].docid for i in keep],
-        [docs[i].text for i in keep],
-        np.stack([vectors[i] for i in keep]).astype(np.float32),  # type: ignore[misc]
-    )
+    return snap.ids, [texts.get(i, "") for i in snap.ids], snap.matrix
 
 
 def _chroma(ids: list[str], texts: list[str], vectors: np.ndarray, k: int) -> SearchFn:
@@ -141,8 +135,14 @@ def _lancedb(
     return fused, tmp
 
 
-def _ours(searcher: HybridSearcher, mode: str, k: int, depth: int) -> SearchFn:
-    params = SearchParams(mode=mode, k=k, depth=depth, fetch_docs=False)  # type: ignore[arg-type]
+def _ours(searcher: HybridSearcher, mode: str, how: str, k: int, depth: int) -> SearchFn:
+    params = SearchParams(
+        mode=mode,  # type: ignore[arg-type]
+        k=k,
+        depth=depth,
+        fetch_docs=False,
+        dense_search=how,  # type: ignore[arg-type]
+    )
 
     def search(text: str, v: np.ndarray) -> list[str]:
         return [h.docid for h in searcher.search(text, params, vector=v)]
@@ -206,9 +206,21 @@ def run(
     qids = sorted(topics)
     vectors_q = searcher.query_vectors([topics[q] for q in qids])
     queries = [(q, topics[q], vectors_q[i]) for i, q in enumerate(qids)]
+    # The default ("auto": exact on small collections), and HNSW, as Chroma searches.
+    auto_is = "exact" if searcher.exact is not None and searcher.exact.current() else "HNSW"
+    ways = [("auto", f"auto: {auto_is}")] + ([("hnsw", "HNSW")] if auto_is == "exact" else [])
     rows = [
-        _measure("lucene-hybrid", mode, _ours(searcher, mode, k, depth), queries, qrels, threads, 0)
+        _measure(
+            "lucene-hybrid",
+            f"{mode} ({label})",
+            _ours(searcher, mode, how, k, depth),
+            queries,
+            qrels,
+            threads,
+            0,
+        )
         for mode in ("dense", "hybrid")
+        for how, label in ways
     ]
     t0 = time.perf_counter()
     ids, texts, vectors = load_index_data(index)
