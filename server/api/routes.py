@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel
 
 from ..collection import Collection, DocIn
 from ..filters import filter_json
@@ -236,6 +237,13 @@ def embed(body: m.EmbedRequest, coll: Coll, settings: Settings) -> m.EmbedRespon
 
 
 # -- search -----------------------------------------------------------------------------------
+# The search endpoints are async and hand the search itself to the thread pool: a sync
+# endpoint also validates its returned model again, in a second pool hand-off. The response is
+# our own model, serialized once (the route's response_model still documents it).
+
+
+def _json(model: BaseModel) -> Response:
+    return Response(model.model_dump_json(), media_type="application/json")
 
 
 def _search_one(
@@ -303,10 +311,11 @@ def _search_one(
     responses=ERRORS,
     dependencies=[Depends(require_read)],
 )
-def search(
+async def search(
     body: m.SearchRequest, coll: Coll, settings: Settings, request: Request
-) -> m.SearchResponse:
-    return _search_one(coll, body, settings, request.app.state.metrics)
+) -> Response:
+    metrics = request.app.state.metrics
+    return _json(await run_in_threadpool(_search_one, coll, body, settings, metrics))
 
 
 @router.post(
@@ -315,18 +324,22 @@ def search(
     responses=ERRORS,
     dependencies=[Depends(require_read)],
 )
-def batch_search(
+async def batch_search(
     body: m.BatchSearchRequest, coll: Coll, settings: Settings, request: Request
-) -> m.BatchSearchResponse:
+) -> Response:
     n = len(body.searches)
     _limit(
         n <= settings.limits.max_batch_queries,
         f"{n} searches is over the limit of {settings.limits.max_batch_queries}",
     )
     metrics = request.app.state.metrics
-    return m.BatchSearchResponse(
-        results=[_search_one(coll, s, settings, metrics) for s in body.searches]
-    )
+
+    def run() -> m.BatchSearchResponse:
+        return m.BatchSearchResponse(
+            results=[_search_one(coll, s, settings, metrics) for s in body.searches]
+        )
+
+    return _json(await run_in_threadpool(run))
 
 
 # -- operations -------------------------------------------------------------------------------
