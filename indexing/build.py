@@ -141,8 +141,8 @@ class VectorShards:
         self.close()
         schema = pa.schema([("docid", pa.string()), ("vector", pa.list_(pa.float32(), dim))])
         path = self.folder / f"{self.stem}-{self.count // SHARD_DOCS:05d}.parquet"
-        self._writer = pq.ParquetWriter(
-            path, schema, compression="none", use_compliant_nested_type=True
+        self._writer = pq.ParquetWriter(  # plain float32 bits: no dictionary, no compression
+            path, schema, compression="none", use_dictionary=False, use_compliant_nested_type=True
         )
 
     def close(self) -> None:
