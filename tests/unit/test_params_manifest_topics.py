@@ -147,7 +147,7 @@ def test_query_cache_size_is_a_server_setting(monkeypatch):
 def test_exact_search_limit_is_a_server_setting(monkeypatch):
     from lucene_hybrid.server.settings import load_settings
 
-    assert load_settings(None).exact_max_docs == 20_000
+    assert load_settings(None).exact_max_docs == 10_000
     monkeypatch.setenv("LUCENE_HYBRID_EXACT_MAX_DOCS", "0")  # HNSW always
     assert load_settings(None).exact_max_docs == 0
     with pytest.raises(ValueError, match="exact_max_docs"):
