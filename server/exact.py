@@ -148,6 +148,7 @@ class ExactVectors:
         if fits and snap is not None and snap.version == self._source.version():
             return snap
         if self.max_docs <= 0 or self._source.num_docs > self.max_docs:
+            self._snapshot = None  # grown past the limit (or turned off): free the copy
             return None
         if snap is None:
             with self._lock:

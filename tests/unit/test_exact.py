@@ -116,6 +116,15 @@ def test_a_write_is_never_answered_from_the_old_copy():
     assert index.reads == 2
 
 
+def test_a_copy_is_dropped_once_the_collection_outgrows_the_limit():
+    index = _Index(10)
+    exact = _exact(index, max_docs=10)
+    assert exact.current() is not None
+    index.current_version = 2
+    index.vectors = np.vstack([index.vectors, index.vectors])
+    assert exact.current() is None and exact._snapshot is None  # the memory goes too
+
+
 def test_collections_over_the_limit_are_never_copied():
     index = _Index(150)
     assert _exact(index, max_docs=100).current() is None
