@@ -8,7 +8,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Protocol
@@ -86,7 +86,9 @@ class HybridSearcher:
         # search runs, not under load (always splitting cost 16-40 % of QPS at 4 threads;
         # `bench search` rows "halves always ..."), nor when the dense half is the in-memory
         # exact one (~0.4 ms on SciFact: about what the hand-off costs). True / False force
-        # either way. The same rule runs BM25 while a query's text is encoded.
+        # either way. Not while a query encodes either: BM25 beside the encoder (which takes
+        # both cores) slowed the encoder by more than BM25 took (hybrid with text +0.6 to
+        # +1.4 ms against all in sequence, three interleaved runs).
         self.parallel_retrieval: bool | None = None
         self._cores = os.cpu_count() or 1
         self._in_flight = 0
@@ -219,48 +221,14 @@ class HybridSearcher:
         with self._in_flight_lock:  # counted while encoding too: the encoder takes cores
             self._in_flight += 1
         try:
-            early = None
-            if self._encodes(query, vector, params) and self._split_halves():
-                early = _DENSE_POOL.submit(self._early_bm25, query, params)
             qvec = None
-            try:
-                if params.mode in ("dense", "hybrid"):  # encode before taking the snapshot
-                    qvec = self._query_vector(query, vector, params, t)
-            except BaseException:
-                if early is not None:
-                    wait([early])
-                raise
+            if params.mode in ("dense", "hybrid"):  # encode before taking the snapshot
+                qvec = self._query_vector(query, vector, params, t)
             with self.snapshot():
-                return self._search(query, qvec, params, t, early)
+                return self._search(query, qvec, params, t)
         finally:
             with self._in_flight_lock:
                 self._in_flight -= 1
-
-    def _encodes(
-        self, query: str | None, vector: Sequence[float] | np.ndarray | None, params: SearchParams
-    ) -> bool:
-        """Whether this hybrid search will run the encoder (text given, not cached)."""
-        return (
-            params.mode == "hybrid"
-            and vector is None
-            and self.encoder is not None
-            and bool(query and query.strip())
-            and not (self.query_cache_size and query in self._query_cache)
-        )
-
-    def _early_bm25(
-        self, query: str | None, params: SearchParams
-    ) -> tuple[int, list[Scored], float] | None:
-        """BM25 while the query encodes (outside the snapshot): kept only if no write landed.
-
-        Returns (reader version, hits, ms), or None when a refresh happened meanwhile.
-        """
-        t0 = time.perf_counter()
-        before = self.bm25.version()
-        hits = self._bm25(query, params)
-        if self.bm25.version() != before:
-            return None
-        return before, hits, (time.perf_counter() - t0) * 1000
 
     def _search(
         self,
@@ -268,22 +236,12 @@ class HybridSearcher:
         qvec: np.ndarray | None,
         params: SearchParams,
         t: dict[str, float],
-        early: Future[tuple[int, list[Scored], float] | None] | None = None,
     ) -> list[Hit]:
         lists: dict[str, list[Scored]] = {}
-        if early is not None:  # BM25 ran while the query encoded: valid if the view is the same
-            done = early.result()
-            if done is not None and done[0] == self.bm25.version():
-                lists["bm25"], t["bm25_ms"] = done[1], done[2]
         pending = None
-        if (
-            qvec is not None
-            and params.mode == "hybrid"
-            and not lists
-            and self._split_halves(params)
-        ):
+        if qvec is not None and params.mode == "hybrid" and self._split_halves(params):
             pending = _DENSE_POOL.submit(self._timed_dense, qvec, params)
-        if params.mode in ("bm25", "hybrid") and "bm25" not in lists:
+        if params.mode in ("bm25", "hybrid"):
             t0 = time.perf_counter()
             try:
                 lists["bm25"] = self._bm25(query, params)
