@@ -28,10 +28,11 @@ SIMILARITIES = ("EUCLIDEAN", "DOT_PRODUCT", "COSINE", "MAXIMUM_INNER_PRODUCT")
 
 # Collections up to this many vectors are searched exactly by default ("auto"). Measured on
 # this machine (2 vCPUs, 384 dims, one thread per product; README, "Exact or HNSW"): dense
-# k=10 p50 exact vs HNSW (efSearch 60) 0.47 vs 0.72 ms on SciFact (5,183 real vectors); on
-# hashed vectors 1.06 vs 0.76 at 10k (hybrid 1.7 vs 2.5), 1.46 vs 1.01 at 20k, 3.9 vs 1.4 at
-# 50k: the product is bound by memory traffic, HNSW grows with log n. At 10k the two cost
-# about the same and exact has recall 1 (HNSW's recall@10 was 0.91 on those vectors).
+# k=10 p50 exact vs HNSW (efSearch 60) 0.45 vs 0.78 ms on SciFact (5,183 real vectors) and
+# 6.45 vs 1.22 on the MS MARCO pool (30,005); on hashed vectors 0.82 vs 0.79 at 10k (hybrid
+# 1.50 vs 1.97), 1.38 vs 0.66 at 20k, 3.40 vs 0.69 at 50k: the product is bound by memory
+# traffic, HNSW grows with log n. At 10k the two cost about the same and exact has recall 1
+# (HNSW's recall@10 was 0.91 on those vectors).
 EXACT_MAX_DOCS = 10_000
 
 
