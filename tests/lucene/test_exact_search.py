@@ -130,11 +130,11 @@ def test_writes_reach_exact_search(tmp_path):
         coll.delete(["d7"])
         exact = SearchParams(mode="dense", k=1, fetch_docs=False, dense_search="exact")
         assert coll.search(None, exact, q)[0].docid == "new"
+        assert coll.search(None, p, q)[0].docid == "new"  # from Lucene until the re-read
         deadline = time.monotonic() + 10
-        while coll.search(None, p, q)[0].docid != "new" and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert coll.search(None, p, q)[0].docid == "new"
-        snap = coll.searcher.exact.current()
+        while (snap := coll.searcher.exact.current()) is None and time.monotonic() < deadline:
+            time.sleep(0.05)  # the copy is re-read in the background
         assert snap is not None and "d7" not in snap.ids and "new" in snap.ids
+        assert coll.search(None, p, q)[0].docid == "new"  # now from the fresh copy
     finally:
         coll.close()
