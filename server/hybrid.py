@@ -162,18 +162,20 @@ class HybridSearcher:
                 self._query_cache.popitem(last=False)
         return vec
 
-    def _split_halves(self, params: SearchParams | None = None) -> bool:
-        """Whether to run BM25 and the dense half (or the encoder) on two threads."""
+    def _split_halves(self, exact_copy: bool = False) -> bool:
+        """Whether to run BM25 and the dense half on two threads."""
         if self.parallel_retrieval is not None:
             return self.parallel_retrieval
-        if params is not None and self._exact_copy(params) is not None:
+        if exact_copy:  # the in-memory dense half is about as fast as the hand-off
             return False
         with self._in_flight_lock:  # a split search keeps two cores busy: it needs them free
             return 2 * self._in_flight <= self._cores
 
-    def _timed_dense(self, qvec: np.ndarray, params: SearchParams) -> tuple[list[Scored], float]:
+    def _timed_dense(
+        self, qvec: np.ndarray, params: SearchParams, snap: exact.VectorSnapshot | None
+    ) -> tuple[list[Scored], float]:
         t0 = time.perf_counter()
-        hits = self._dense(qvec, params)
+        hits = self._dense_from(qvec, params, snap)
         return hits, (time.perf_counter() - t0) * 1000
 
     def _dense_how(self, params: SearchParams) -> DenseSearch:
@@ -188,9 +190,14 @@ class HybridSearcher:
         return self.exact.current()
 
     def _dense(self, qvec: np.ndarray, params: SearchParams) -> list[Scored]:
+        return self._dense_from(qvec, params, self._exact_copy(params))
+
+    def _dense_from(
+        self, qvec: np.ndarray, params: SearchParams, snap: exact.VectorSnapshot | None
+    ) -> list[Scored]:
+        """Dense candidates; ``snap`` is this search's ``_exact_copy`` (looked up once)."""
         assert self.dense is not None  # _query_vector checked
         depth = params.k if params.mode == "dense" else params.candidate_depth
-        snap = self._exact_copy(params)
         if snap is not None:
             return exact.top_k(snap, qvec, depth)
         if self._dense_how(params) == "exact":  # filtered, too large to copy, or being re-read
@@ -239,8 +246,9 @@ class HybridSearcher:
     ) -> list[Hit]:
         lists: dict[str, list[Scored]] = {}
         pending = None
-        if qvec is not None and params.mode == "hybrid" and self._split_halves(params):
-            pending = _DENSE_POOL.submit(self._timed_dense, qvec, params)
+        snap = self._exact_copy(params) if qvec is not None else None
+        if qvec is not None and params.mode == "hybrid" and self._split_halves(snap is not None):
+            pending = _DENSE_POOL.submit(self._timed_dense, qvec, params, snap)
         if params.mode in ("bm25", "hybrid"):
             t0 = time.perf_counter()
             try:
@@ -253,7 +261,7 @@ class HybridSearcher:
         if pending is not None:
             lists["dense"], t["dense_ms"] = pending.result()
         elif qvec is not None:
-            lists["dense"], t["dense_ms"] = self._timed_dense(qvec, params)
+            lists["dense"], t["dense_ms"] = self._timed_dense(qvec, params, snap)
         t0 = time.perf_counter()
         weights: dict[str, float] = {}
         if params.mode == "hybrid":
