@@ -30,6 +30,7 @@ from tqdm import tqdm
 from . import lucene_writer
 from .corpus import CorpusFormat, Document, JsonlFields, ReadStats, read_corpus
 from .encoders import Encoder, EncoderSpec, check_vectors, load_encoder
+from .encoders.stream import WINDOW_BATCHES
 from .errors import EncoderError, IndexBuildError, LuceneHybridError
 from .lucene_store import LuceneStore
 from .manifest import BM25_DIR, HNSW_DIR, Bm25Settings, HnswSettings, Manifest, write_manifest
@@ -37,7 +38,7 @@ from .manifest import BM25_DIR, HNSW_DIR, Bm25Settings, HnswSettings, Manifest, 
 log = logging.getLogger(__name__)
 
 SHARD_DOCS = 100_000  # docs per staged file: Anserini's indexer threads work a file each
-ENCODE_WINDOW = 512  # docs per encode call; sentence-transformers length-sorts inside it
+ENCODE_WINDOW = 512  # docs per encode call at least; the encoder length-sorts inside it
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class BuildOptions:
     bm25: Bm25Settings = field(default_factory=Bm25Settings)
     hnsw: HnswSettings = field(default_factory=HnswSettings)
     threads: int = field(default_factory=lambda: os.cpu_count() or 1)
-    batch_size: int = 32
+    batch_size: int | None = None  # None: the encoder's default for its device
     memory_mb: int = 512
     overwrite: bool = False
     progress: bool = True
@@ -207,7 +208,12 @@ def _read_staged(folder: Path) -> Iterator[tuple[str, str]]:
 def encode_to_shards(
     docs: Iterable[tuple[str, str]], encoder: Encoder, writer: VectorShards, bar: tqdm
 ) -> None:
-    """Embed (docid, text) pairs ENCODE_WINDOW at a time and write their vectors."""
+    """Embed (docid, text) pairs a window at a time and write their vectors.
+
+    A window is ENCODE_WINDOW documents, or WINDOW_BATCHES of the encoder's batches if more (a GPU's
+    batches are large, and its pipeline needs several of them in flight).
+    """
+    size = max(ENCODE_WINDOW, WINDOW_BATCHES * int(getattr(encoder, "batch_size", 0) or 0))
     window: list[tuple[str, str]] = []
 
     def flush() -> None:
@@ -218,7 +224,7 @@ def encode_to_shards(
 
     for item in docs:
         window.append(item)
-        if len(window) >= ENCODE_WINDOW:
+        if len(window) >= size:
             flush()
     if window:
         flush()
@@ -350,7 +356,7 @@ def _build(
 ) -> BuildReport:
     precomputed = opts.encoder.kind == "precomputed"
     if encoder is None:
-        kwargs = {} if precomputed else {"batch_size": opts.batch_size}
+        kwargs = {} if precomputed or opts.batch_size is None else {"batch_size": opts.batch_size}
         encoder = load_encoder(opts.encoder, **kwargs)
     engine = lucene_writer.versions()  # starts the JVM now: fail before reading a large corpus
 

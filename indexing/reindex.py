@@ -101,7 +101,7 @@ def reindex(
     spec: EncoderSpec,
     *,
     encoder: Encoder | None = None,
-    batch_size: int = 32,
+    batch_size: int | None = None,
     threads: int = os.cpu_count() or 1,
     memory_mb: int = 512,
     progress: bool = True,
@@ -123,7 +123,7 @@ def reindex(
         raise IndexBuildError("the HNSW index scores by dot product: the encoder must normalize")
     _check_wal(index)
     if encoder is None:
-        encoder = load_encoder(spec, batch_size=batch_size)
+        encoder = load_encoder(spec, **({} if batch_size is None else {"batch_size": batch_size}))
     started = time.perf_counter()
     try:
         store = LuceneStore(index, old)  # holds both write locks until the switch

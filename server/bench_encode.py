@@ -1,12 +1,14 @@
 """Write-path benchmarks: the encoder's raw forward beside the encoding pipeline, per precision,
 and an index build's documents per second per stage (``index --report``).
 
-The raw forward is the model alone on batches tokenized beforehand (length-sorted, as the
-pipeline sorts them): the ceiling the pipeline can reach. The pipeline is what ``index``
-runs: ``encode_documents`` (tokenization, forward, pooling, normalization, copies). Their ratio
-says how much of the model's speed the pipeline keeps. Each precision is also compared with
-fp32 by the cosine of its vectors to fp32's (1.0 = identical); retrieval quality per
-precision is measured by indexing with ``--precision`` and evaluating (README).
+The raw forward is the model alone on batches tokenized and moved to the device beforehand
+(length-sorted over the whole input: the least padding): the ceiling the pipeline can reach.
+The pipeline is what ``index`` runs: ``encode_documents`` (tokenization ahead in a thread,
+forward, pooling, normalization, copies back). Their ratio says how much of the model's speed
+the pipeline keeps; sentence-transformers' own ``encode()`` is timed beside them. Each
+precision is also compared with fp32 by the cosine of its vectors to fp32's (1.0 =
+identical); retrieval quality per precision is measured by indexing with ``--precision`` and
+evaluating (README).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from lucene_hybrid.indexing.build import BuildReport
-from lucene_hybrid.indexing.encoders import EncoderSpec
+from lucene_hybrid.indexing.encoders import EncoderSpec, stream
 from lucene_hybrid.indexing.encoders.hf import HuggingFaceEncoder
 
 from .bench import folder_mb, machine, peak_rss_mb
@@ -33,36 +35,79 @@ class EncodeRow:
     precision: str
     device: str
     documents: int
+    tokenize_docs_s: float | None  # the pipeline's tokenizer alone (None: no fast tokenizer)
     forward_docs_s: float
     pipeline_docs_s: float
     pipeline_share: float  # pipeline / forward
+    st_encode_docs_s: float | None  # sentence-transformers' encode(), for comparison
     cosine_to_fp32: float | None  # mean over documents; None for fp32 itself
 
 
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize()
+
+
 def forward_docs_per_s(encoder: HuggingFaceEncoder, texts: Sequence[str]) -> float:
-    """Documents/s of the model alone (tokenized beforehand, length-sorted batches)."""
+    """Documents/s of the model alone: batches tokenized, length-sorted over the whole input
+    (the least padding) and moved to the device beforehand."""
     import torch
 
     model = encoder.model
-    prefix = encoder.spec.passage_prefix
-    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    inputs = [encoder.spec.passage_prefix + t for t in texts]
     size = encoder.batch_size
-    batches = []
-    for start in range(0, len(order), size):
-        chunk = [prefix + texts[i] for i in order[start : start + size]]
-        features = model.tokenize(chunk)
-        batches.append(
-            {k: v.to(model.device) if hasattr(v, "to") else v for k, v in features.items()}
-        )
+    tok = encoder.fast_tokenizer
+    batches: list[dict[str, Any]] = []
+    on_gpu = encoder.device.startswith("cuda")
+    if tok is not None:
+        multiple = stream.GPU_MULTIPLE if on_gpu else 1
+        for batch in stream.token_batches(
+            tok, inputs, size, window=len(inputs), ramp=False, multiple=multiple
+        ):
+            batches.append(stream.features(tok, batch, encoder.device))
+    else:
+        order = sorted(range(len(inputs)), key=lambda i: -len(inputs[i]))
+        prepare = getattr(model, "preprocess", None) or model.tokenize
+        for start in range(0, len(order), size):
+            features = prepare([inputs[i] for i in order[start : start + size]])
+            batches.append(
+                {k: v.to(encoder.device) if hasattr(v, "to") else v for k, v in features.items()}
+            )
+    model.eval()
     with torch.inference_mode(), encoder._autocast():  # noqa: SLF001 - the encoder's precision
-        model(batches[0])  # warm-up
-        if encoder.device.startswith("cuda"):
-            torch.cuda.synchronize()
+        # Warm-up: on a GPU every batch (each shape's first run plans its kernels), else one.
+        for features in batches if on_gpu else batches[:1]:
+            model(features)
+        _sync(encoder.device)
         t0 = time.perf_counter()
         for features in batches:
             model(features)
-        if encoder.device.startswith("cuda"):
-            torch.cuda.synchronize()
+        _sync(encoder.device)
+    return len(texts) / (time.perf_counter() - t0)
+
+
+def tokenize_docs_per_s(encoder: HuggingFaceEncoder, texts: Sequence[str]) -> float | None:
+    """Documents/s of the pipeline's tokenizing producer alone, in the pipeline's windows."""
+    tok = encoder.fast_tokenizer
+    if tok is None:
+        return None
+    inputs = [encoder.spec.passage_prefix + t for t in texts]
+    size = encoder.batch_size
+    t0 = time.perf_counter()
+    for _ in stream.token_batches(tok, inputs, size, window=size * stream.WINDOW_BATCHES):
+        pass
+    return len(texts) / (time.perf_counter() - t0)
+
+
+def st_encode_docs_per_s(encoder: HuggingFaceEncoder, texts: Sequence[str]) -> float:
+    """Documents/s of sentence-transformers' own ``encode()`` (same model, batch size)."""
+    inputs = [encoder.spec.passage_prefix + t for t in texts]
+    with encoder._autocast():  # noqa: SLF001 - the encoder's precision
+        t0 = time.perf_counter()
+        encoder.model.encode(inputs, batch_size=encoder.batch_size, show_progress_bar=False)
+        _sync(encoder.device)
     return len(texts) / (time.perf_counter() - t0)
 
 
@@ -71,22 +116,36 @@ def encode(
     *,
     model: str,
     precisions: Sequence[str] = ("fp32", "bf16", "int8"),
-    batch_size: int = 32,
+    batch_size: int | None = None,
     device: str | None = None,
     max_length: int | None = None,
     label: str = "",
+    compare_st: bool = True,
+    tokenize_workers: int | None = None,
 ) -> dict[str, Any]:
-    """Forward and pipeline throughput for each precision over the same texts."""
+    """Forward and pipeline throughput for each precision over the same texts (and, with
+    ``compare_st``, sentence-transformers' ``encode()`` beside them)."""
     rows = []
     reference: np.ndarray | None = None
+    used_batch, workers = batch_size, 0
     for precision in precisions:
         spec = EncoderSpec(model=model, precision=precision, max_length=max_length)  # type: ignore[arg-type]
-        encoder = HuggingFaceEncoder(spec, batch_size=batch_size, device=device)
-        encoder.encode_documents(list(texts[:batch_size]))  # warm-up
+        encoder = HuggingFaceEncoder(
+            spec, batch_size=batch_size, device=device, tokenize_workers=tokenize_workers
+        )
+        used_batch = encoder.batch_size
+        workers = encoder.fast_tokenizer.workers if encoder.fast_tokenizer else 0
+        # Warm-up: on a GPU the whole input (each new batch shape's first run plans its
+        # kernels, a one-time cost a long build amortizes), else four batches (two windows:
+        # enough to start the tokenizing processes, if any).
+        on_gpu = encoder.device.startswith("cuda")
+        encoder.encode_documents(list(texts if on_gpu else texts[: 4 * encoder.batch_size]))
+        tokenize = tokenize_docs_per_s(encoder, texts)
         forward = forward_docs_per_s(encoder, texts)
         t0 = time.perf_counter()
         vectors = encoder.encode_documents(list(texts))
         pipeline = len(texts) / (time.perf_counter() - t0)
+        st = st_encode_docs_per_s(encoder, texts) if compare_st else None
         cosine = None
         if precision == "fp32":
             reference = vectors
@@ -97,17 +156,23 @@ def encode(
                 precision=precision,
                 device=encoder.device,
                 documents=len(texts),
+                tokenize_docs_s=None if tokenize is None else round(tokenize, 1),
                 forward_docs_s=round(forward, 1),
                 pipeline_docs_s=round(pipeline, 1),
                 pipeline_share=round(pipeline / forward, 3),
+                st_encode_docs_s=None if st is None else round(st, 1),
                 cosine_to_fp32=cosine,
             )
         )
+        if encoder.fast_tokenizer is not None:
+            encoder.fast_tokenizer.close()
+        del encoder
     return {
         "label": label,
         "model": model,
-        "batch_size": batch_size,
+        "batch_size": used_batch,
         "max_length": max_length,
+        "tokenize_workers": workers,
         "machine": machine(),
         "rows": [asdict(r) for r in rows],
     }
@@ -116,19 +181,25 @@ def encode(
 def encode_markdown(result: dict[str, Any]) -> str:
     """The encode rows as a Markdown table."""
     lines = [
-        f"{result['label']}: {result['model']}, batch {result['batch_size']}; "
+        f"{result['label']}: {result['model']}, batch {result['batch_size']}, "
+        f"{result.get('tokenize_workers', 0)} tokenizing processes; "
         f"{result['machine']['cpus']} × {result['machine']['cpu']}",
         "",
-        "| precision | device | docs | forward docs/s | pipeline docs/s | pipeline/forward "
-        "| cosine to fp32 |",
-        "|---|---|---|---|---|---|---|",
+        "| precision | device | docs | tokenize docs/s | forward docs/s | pipeline docs/s "
+        "| pipeline/forward | sentence-transformers encode() docs/s | cosine to fp32 |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
+
+    def rate(value: float | None) -> str:
+        return "—" if value is None else f"{value:,.1f}"
+
     for r in result["rows"]:
         cos = "—" if r["cosine_to_fp32"] is None else f"{r['cosine_to_fp32']:.4f}"
         lines.append(
             f"| {r['precision']} | {r['device']} | {r['documents']:,} | "
-            f"{r['forward_docs_s']:,.1f} | {r['pipeline_docs_s']:,.1f} | "
-            f"{r['pipeline_share']:.0%} | {cos} |"
+            f"{rate(r['tokenize_docs_s'])} | {r['forward_docs_s']:,.1f} | "
+            f"{r['pipeline_docs_s']:,.1f} | {r['pipeline_share']:.0%} | "
+            f"{rate(r['st_encode_docs_s'])} | {cos} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -363,7 +363,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bm25-k1", type=float, default=0.9, help="default k1 stored in the manifest")
     p.add_argument("--bm25-b", type=float, default=0.4, help="default b stored in the manifest")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    p.add_argument("--batch-size", type=int, default=32, help="encoder batch size")
+    p.add_argument(
+        "--batch-size", type=int, default=None, help="encoder batch size (CPU 32, GPU 512)"
+    )
     p.add_argument("--memory-mb", type=int, default=512, help="Lucene RAM buffer per indexer")
     p.add_argument("--overwrite", action="store_true", help="replace an existing index")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -403,7 +405,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index", required=True, help="index directory (not being served)")
     _add_encoder_args(p, for_search=False)
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    p.add_argument("--batch-size", type=int, default=32, help="encoder batch size")
+    p.add_argument(
+        "--batch-size", type=int, default=None, help="encoder batch size (CPU 32, GPU 512)"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_reindex)
 

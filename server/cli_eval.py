@@ -192,14 +192,18 @@ def cmd_bench_encode(args: argparse.Namespace) -> int:
     from . import bench_encode
 
     texts = [d.text for d in islice(read_corpus(args.corpus), args.limit) if d.text]
+    if not texts or args.repeat < 1:
+        raise LuceneHybridError(f"{args.corpus}: no text to encode (see --limit, --repeat)")
     result = bench_encode.encode(
-        texts,
+        texts * args.repeat,
         model=args.model,
         precisions=[p for p in args.precisions.split(",") if p],
         batch_size=args.batch_size,
         device=args.device,
         max_length=args.max_length,
         label=args.label or Path(args.corpus).name,
+        compare_st=args.st_encode,
+        tokenize_workers=args.tokenize_workers,
     )
     return _report(result, args.output, bench_encode.encode_markdown)
 
@@ -388,9 +392,26 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=1000, help="documents encoded")
     p.add_argument("--model", default=DEFAULT_MODEL, help="HF name or local path")
     p.add_argument("--precisions", default="fp32,bf16,int8", help="comma list")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument(
+        "--repeat", type=int, default=1, help="encode the documents this many times (a GPU's run)"
+    )
+    p.add_argument(
+        "--batch-size", type=int, default=None, help="default: 32 on a CPU, 512 on a GPU"
+    )
     p.add_argument("--max-length", type=int, default=None)
+    p.add_argument(
+        "--st-encode",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also time sentence-transformers' encode() (the baseline)",
+    )
     p.add_argument("--device", default=None, help="cpu, cuda (default: cuda if seen)")
+    p.add_argument(
+        "--tokenize-workers",
+        type=int,
+        default=None,
+        help="tokenizing processes (default: all cores but two on a GPU, none on a CPU)",
+    )
     p.add_argument("--label", default=None)
     p.add_argument("--output", default=None, help="path stem for .json and .md")
     p.set_defaults(func=cmd_bench_encode)

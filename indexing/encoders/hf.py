@@ -13,11 +13,14 @@ from typing import Any
 import numpy as np
 
 from ..errors import EncoderError
+from . import stream
 from .base import DEFAULT_MODEL, EncoderSpec, l2_normalize
 
 log = logging.getLogger(__name__)
 
 _BUNDLED = {DEFAULT_MODEL, "all-MiniLM-L6-v2", "all-minilm-l6-v2"}
+CPU_BATCH = 32
+GPU_BATCH = 512  # a small model on a GPU: larger batches keep it busy between launches
 
 
 def resolve_model_path(model: str) -> str:
@@ -64,16 +67,24 @@ class HuggingFaceEncoder:
         self,
         spec: EncoderSpec,
         *,
-        batch_size: int = 32,
+        batch_size: int | None = None,
         device: str | None = None,
         trainable: bool = False,
+        tokenize_workers: int | None = None,
     ):
+        """``tokenize_workers``: processes that tokenize large inputs (None: the device's
+        default, all cores but two on a GPU and none on a CPU; see ``stream``)."""
         self.spec = spec
-        self.batch_size = batch_size
         self.device = device or pick_device()
+        on_gpu = self.device.startswith("cuda")
+        self.batch_size = batch_size or (GPU_BATCH if on_gpu else CPU_BATCH)
         self.trainable = trainable  # keep fp32 weights on a GPU (training autocasts instead)
         self._model = self._load()
         self._lock = threading.Lock()
+        # None: no Rust tokenizer or unusual features; encode() is used instead.
+        if tokenize_workers is None:
+            tokenize_workers = stream.default_workers(self.device)
+        self._fast = stream.fast_tokenizer(self._model, workers=tokenize_workers)
         model = self._model
         get_dim = getattr(model, "get_embedding_dimension", None)
         get_dim = get_dim or model.get_sentence_embedding_dimension
@@ -117,12 +128,15 @@ class HuggingFaceEncoder:
                 )
             import torch
 
+            model.float()
             # Dynamic quantization: int8 weights, activations quantized per batch (VNNI/AMX).
             model = torch.ao.quantization.quantize_dynamic(
                 model, {torch.nn.Linear}, dtype=torch.qint8
             )
         elif on_gpu and precision == "auto" and not self.trainable:
             model.half()
+        else:
+            model.float()  # fp32 weights, also from a checkpoint stored in fp16 or bf16
         log.info("encoder %s loaded on %s", self.spec.model, self.device)
         return model
 
@@ -134,6 +148,11 @@ class HuggingFaceEncoder:
 
         device = "cuda" if self.device.startswith("cuda") else "cpu"
         return torch.autocast(device, dtype=torch.bfloat16)
+
+    @property
+    def fast_tokenizer(self) -> stream.FastTokenizer | None:
+        """The tokenize-ahead pipeline's tokenizer (None: this model goes through encode())."""
+        return self._fast
 
     @property
     def model(self) -> Any:
@@ -153,13 +172,19 @@ class HuggingFaceEncoder:
             return np.zeros((0, self._dim), dtype=np.float32)
         inputs = [prefix + t for t in texts] if prefix else list(texts)
         with self._lock, self._autocast():  # one forward at a time; torch uses every core
-            out = self._model.encode(
-                inputs,
-                batch_size=self.batch_size,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-                normalize_embeddings=False,
-            )
+            if self._fast is not None:
+                self._model.eval()  # as encode() does: no dropout
+                out = stream.encode(
+                    self._model, self._fast, inputs, batch_size=self.batch_size, device=self.device
+                )
+            else:
+                out = self._model.encode(
+                    inputs,
+                    batch_size=self.batch_size,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                    normalize_embeddings=False,
+                )
         out = np.asarray(out, dtype=np.float32)
         return l2_normalize(out) if self.spec.normalize else out
 

@@ -125,6 +125,8 @@ def test_bench_encode_reports_forward_and_pipeline_per_precision(demo_corpus, tm
     for r in rows.values():
         assert r["documents"] == 24
         assert r["forward_docs_s"] > 0 and r["pipeline_docs_s"] > 0
+        # the tokenizer alone and sentence-transformers' encode() are timed beside them
+        assert r["tokenize_docs_s"] > r["pipeline_docs_s"] and r["st_encode_docs_s"] > 0
         # the share is of the unrounded rates: equal to the rounded ones' ratio within rounding
         ratio = r["pipeline_docs_s"] / r["forward_docs_s"]
         assert abs(r["pipeline_share"] - ratio) < 0.002 + 0.15 / r["forward_docs_s"]
@@ -202,3 +204,9 @@ def test_bench_scale_builds_each_size_and_times_every_mode(demo_corpus, tmp_path
         assert 0 < s["hnsw_recall_at_10"] <= 1
         assert s["exact_copy"]["mb"] > 0
     assert not any((tmp_path / "work").iterdir())  # corpora and indexes cleaned up
+
+
+def test_bench_encode_refuses_an_empty_run(demo_corpus, capsys):
+    rc = main(["bench", "encode", "--corpus", str(demo_corpus), "--repeat", "0"])
+    assert rc == 2
+    assert "no text to encode" in capsys.readouterr().err

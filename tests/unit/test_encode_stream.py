@@ -1,0 +1,143 @@
+"""The tokenize-ahead encoding pipeline (indexing/encoders/stream.py), on the CPU.
+
+The GPU runs the same code with three differences, each exercised here by name: batches padded
+to a multiple of 8 tokens, tokenizing processes, and pinned copies (only the last needs a GPU:
+torch's CPU build cannot pin memory).
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from lucene_hybrid.indexing.encoders import EncoderSpec, stream
+from lucene_hybrid.indexing.encoders.hf import HuggingFaceEncoder
+
+TEXTS = [
+    "",
+    "  spaced   out  ",
+    "Ünïcödé façade — naïve 日本語 text",
+    "word " * 400,  # past the model's 256 tokens: truncated
+    "short",
+    "tides are caused by the moon and the sun " * 3,
+    "lucene builds an inverted index of terms",
+] * 9  # 63 texts: several batches and windows at batch size 4
+
+
+def _reference(encoder: HuggingFaceEncoder, texts: list[str]) -> np.ndarray:
+    """sentence-transformers' own encode(): what the pipeline must reproduce."""
+    return encoder.model.encode(texts, batch_size=8, convert_to_numpy=True)
+
+
+def test_pipeline_matches_sentence_transformers_encode(minilm):
+    assert minilm.fast_tokenizer is not None  # the default model takes the pipeline
+    ours = minilm.encode_documents(TEXTS)
+    np.testing.assert_allclose(ours, _reference(minilm, TEXTS), atol=2e-6)
+    # one text (the query path, no thread) and an empty input
+    np.testing.assert_allclose(minilm.encode_queries(TEXTS[2:3]), ours[2:3], atol=2e-6)
+    assert minilm.encode_documents([]).shape == (0, 384)
+
+
+def test_token_ids_are_the_models_own(minilm):
+    tok = minilm.fast_tokenizer
+    prepare = getattr(minilm.model, "preprocess", None) or minilm.model.tokenize
+    for text in TEXTS[:7]:
+        expected = prepare([text])["input_ids"][0].tolist()
+        flat, lengths = tok.ids([text])
+        assert flat.tolist() == expected and lengths.tolist() == [len(expected)]
+    assert tok.ids([TEXTS[3]])[1][0] == 256  # truncated at the model's max_seq_length
+
+
+def test_batches_cover_every_text_longest_first_per_window(minilm):
+    tok = minilm.fast_tokenizer
+    batches = list(stream.token_batches(tok, TEXTS, batch_size=4, window=16))
+    positions = np.concatenate([b.positions for b in batches])
+    assert sorted(positions.tolist()) == list(range(len(TEXTS)))
+    # windows ramp 8, 16, 16, ... texts: the first batch waits on two batches' tokenizing
+    assert sorted(np.concatenate([b.positions for b in batches[:2]]).tolist()) == list(range(8))
+    for b in batches:
+        lengths = b.attention_mask.sum(axis=1)
+        assert b.input_ids.shape[1] == lengths[0] == lengths.max()  # no wasted column
+        assert (np.diff(lengths) <= 0).all()  # longest first
+        # every row: its text's ids, then padding
+        for row, pos in enumerate(b.positions):
+            n = lengths[row]
+            assert b.input_ids[row, :n].tolist() == tok.ids([TEXTS[pos]])[0].tolist()
+            assert (b.input_ids[row, n:] == tok.pad_id).all()
+
+
+def test_gpu_padding_to_a_multiple_of_8_changes_no_vector(minilm):
+    tok = minilm.fast_tokenizer
+    out = np.zeros((len(TEXTS), 384), dtype=np.float32)
+    with torch.inference_mode():
+        for b in stream.token_batches(tok, TEXTS, 4, 16, multiple=stream.GPU_MULTIPLE):
+            assert b.input_ids.shape[1] % 8 == 0
+            features = stream.features(tok, b, "cpu")
+            out[b.positions] = minilm.model(features)["sentence_embedding"].numpy()
+    np.testing.assert_allclose(out, minilm.encode_documents(TEXTS), atol=2e-6)
+
+
+def test_tokenizing_processes_give_the_same_batches_and_vectors(minilm):
+    pooled = HuggingFaceEncoder(EncoderSpec(), batch_size=4, device="cpu", tokenize_workers=2)
+    try:
+        tok = pooled.fast_tokenizer
+        assert tok.workers == 2
+        texts = TEXTS * 20  # 1,260 texts: several pieces of 512 per window
+        inline = list(stream.token_batches(minilm.fast_tokenizer, texts, 64, 1024))
+        spread = list(stream.token_batches(tok, texts, 64, 1024))
+        assert tok._pool is not None  # noqa: SLF001 - the processes did the work
+        assert len(inline) == len(spread)
+        for a, b in zip(inline, spread, strict=True):
+            np.testing.assert_array_equal(a.positions, b.positions)
+            np.testing.assert_array_equal(a.input_ids, b.input_ids)
+        np.testing.assert_allclose(
+            pooled.encode_documents(TEXTS), minilm.encode_documents(TEXTS), atol=2e-6
+        )
+        # a new truncation length restarts the processes with it
+        pooled.model.max_seq_length = 16
+        short = pooled.encode_documents(texts)
+        assert tok._pool is not None and tok.limit == 16  # noqa: SLF001
+        expected = _reference(pooled, texts[:7])
+        np.testing.assert_allclose(short[:7], expected, atol=2e-6)
+    finally:
+        pooled.fast_tokenizer.close()
+
+
+def test_prefetch_passes_errors_on_and_stops_with_its_consumer():
+    def failing():
+        yield 1
+        raise ValueError("tokenizer broke")
+
+    got = []
+    with pytest.raises(ValueError, match="tokenizer broke"):
+        for item in stream.prefetch(failing(), depth=2):
+            got.append(item)
+    assert got == [1]
+
+    produced = []
+
+    def endless():
+        i = 0
+        while True:
+            produced.append(i)
+            yield i
+            i += 1
+
+    it = stream.prefetch(endless(), depth=2)
+    assert [next(it) for _ in range(3)] == [0, 1, 2]
+    it.close()  # the consumer stops: the producer thread stops too, a few items ahead at most
+    assert not any(t.name == "tokenize-ahead" for t in threading.enumerate())
+    assert len(produced) <= 3 + 2 + 2
+
+
+def test_fp16_checkpoint_runs_in_fp32_on_a_cpu(tmp_path, minilm):
+    """A checkpoint stored in half precision is computed in fp32 unless fp16 was chosen."""
+    copy.deepcopy(minilm.model).half().save(str(tmp_path / "half"))
+    half = HuggingFaceEncoder(EncoderSpec(model=str(tmp_path / "half")), device="cpu")
+    assert next(half.model.parameters()).dtype == torch.float32
+    cos = np.sum(half.encode_documents(TEXTS) * minilm.encode_documents(TEXTS), axis=1)
+    assert cos.min() > 0.999
