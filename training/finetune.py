@@ -252,9 +252,7 @@ def finetune(
         model.max_seq_length = opts.max_length
     if opts.precision not in ("auto", "bf16", "fp32"):
         raise LuceneHybridError(f"precision must be auto, bf16 or fp32, not {opts.precision!r}")
-    use_bf16 = opts.precision == "bf16" or (
-        opts.precision == "auto" and fast_bf16(encoder.device)
-    )
+    use_bf16 = opts.precision == "bf16" or (opts.precision == "auto" and fast_bf16(encoder.device))
     autocast_device = "cuda" if encoder.device.startswith("cuda") else "cpu"
 
     def autocast() -> Any:
