@@ -10,11 +10,12 @@ default; LanceDB's hybrid is its native full-text index fused by its RRF reranke
 
 from __future__ import annotations
 
+import statistics
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,8 @@ from .lucene_search import DenseSearcher, open_readonly
 from .types import SearchParams
 
 PEERS = ("chroma", "qdrant", "lancedb")
+QPS_MIN_S = 2.0  # each throughput figure is read over at least this long
+ROUNDS = 3  # every system measured in turn, this many times
 
 # One query: (text, vector) -> document ids, best first.
 SearchFn = Callable[[str, np.ndarray], list[str]]
@@ -150,41 +153,70 @@ def _ours(searcher: HybridSearcher, mode: str, how: str, k: int, depth: int) -> 
     return search
 
 
-def _measure(
-    system: str,
-    mode: str,
-    fn: SearchFn,
-    queries: Sequence[tuple[str, str, np.ndarray]],
-    qrels: dict[str, dict[str, int]] | None,
-    threads: int,
-    load_s: float,
-) -> PeerRow:
-    warm_up(lambda i: fn(queries[i][1], queries[i][2]), len(queries))
-    lat, run = [], {}
+@dataclass
+class _System:
+    """One row being measured: its search, and what its rounds gathered."""
+
+    system: str
+    mode: str
+    fn: SearchFn
+    load_s: float
+    keep: Any = None  # what must outlive the measurement (e.g. LanceDB's folder)
+    latencies: list[float] = field(default_factory=list)
+    rates: list[float] = field(default_factory=list)
+    ranked: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _round(s: _System, queries: Sequence[tuple[str, str, np.ndarray]], threads: int) -> None:
+    """One pass one query at a time (latency), then throughput in ``threads`` threads."""
     for qid, text, v in queries:
         t0 = time.perf_counter()
-        ranked = fn(text, v)
-        lat.append((time.perf_counter() - t0) * 1000)
-        run[qid] = {d: float(len(ranked) - r) for r, d in enumerate(ranked)}
-    start = time.perf_counter()
+        s.ranked[qid] = s.fn(text, v)
+        s.latencies.append((time.perf_counter() - t0) * 1000)
+    # Throughput: the queries again and again for at least QPS_MIN_S (one pass of 300 fast
+    # queries is a fraction of a second, too short to read a rate from on a drifting machine).
+    done, start = 0, time.perf_counter()
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        list(pool.map(lambda q: fn(q[1], q[2]), queries))
-    qps = len(queries) / (time.perf_counter() - start)
+        while not done or time.perf_counter() - start < QPS_MIN_S:
+            list(pool.map(lambda q: s.fn(q[1], q[2]), queries))
+            done += len(queries)
+    s.rates.append(done / (time.perf_counter() - start))
+
+
+def _row(s: _System, qrels: dict[str, dict[str, int]] | None, threads: int) -> PeerRow:
     ndcg = None
     if qrels:
+        run = {q: {d: float(len(r) - i) for i, d in enumerate(r)} for q, r in s.ranked.items()}
         judged = {q: qrels[q] for q in run if q in qrels}
         ndcg = round(evaluate(run, judged, ("nDCG@10",)).mean["nDCG@10"], 4)
     return PeerRow(
-        system=system,
-        mode=mode,
-        queries=len(queries),
+        system=s.system,
+        mode=s.mode,
+        queries=len(s.ranked),
         ndcg_at_10=ndcg,
-        p50_ms=round(percentile(lat, 50), 3),
-        p95_ms=round(percentile(lat, 95), 3),
-        qps=round(qps, 1),
+        p50_ms=round(percentile(s.latencies, 50), 3),
+        p95_ms=round(percentile(s.latencies, 95), 3),
+        qps=round(statistics.median(s.rates), 1),
         qps_threads=threads,
-        load_s=round(load_s, 2),
+        load_s=round(s.load_s, 2),
     )
+
+
+def _cycling(fn: SearchFn, queries: Sequence[tuple[str, str, np.ndarray]]) -> Callable[[int], Any]:
+    return lambda i: fn(queries[i][1], queries[i][2])
+
+
+def _peer_setups(
+    peer: str, ids: list[str], texts: list[str], vectors: np.ndarray, k: int
+) -> list[tuple[str, Callable[[], tuple[SearchFn, Any]]]]:
+    if peer == "chroma":
+        return [("dense", lambda: (_chroma(ids, texts, vectors, k), None))]
+    if peer == "qdrant":
+        return [("dense", lambda: (_qdrant(ids, vectors, k), None))]
+    return [
+        ("dense", lambda: _lancedb(ids, texts, vectors, k, hybrid=False)),
+        ("hybrid (native RRF)", lambda: _lancedb(ids, texts, vectors, k, hybrid=True)),
+    ]
 
 
 def run(
@@ -198,27 +230,28 @@ def run(
     k: int = 10,
     depth: int = 100,
     label: str = "",
+    rounds: int = ROUNDS,
 ) -> dict[str, Any]:
-    """lucene-hybrid's dense and hybrid, then each peer, on the same vectors and queries."""
+    """lucene-hybrid's dense and hybrid beside each peer, measured in alternating rounds.
+
+    Every system is set up and warmed up first; then each round measures every system in
+    turn (latency pass, then throughput), so a drift of the machine's speed during the run
+    falls on all of them alike. Latency percentiles are over every round's queries, QPS is
+    the median round's.
+    """
     unknown = set(peers) - set(PEERS)
     if unknown:
         raise LuceneHybridError(f"unknown peers {sorted(unknown)}; choose from {PEERS}")
+    if rounds < 1:
+        raise LuceneHybridError(f"--rounds must be at least 1, not {rounds}")
     qids = sorted(topics)
     vectors_q = searcher.query_vectors([topics[q] for q in qids])
     queries = [(q, topics[q], vectors_q[i]) for i, q in enumerate(qids)]
     # The default ("auto": exact on small collections), and HNSW, as Chroma searches.
     auto_is = "exact" if searcher.exact is not None and searcher.exact.current() else "HNSW"
     ways = [("auto", f"auto: {auto_is}")] + ([("hnsw", "HNSW")] if auto_is == "exact" else [])
-    rows = [
-        _measure(
-            "lucene-hybrid",
-            f"{mode} ({label})",
-            _ours(searcher, mode, how, k, depth),
-            queries,
-            qrels,
-            threads,
-            0,
-        )
+    systems = [
+        _System("lucene-hybrid", f"{mode} ({label})", _ours(searcher, mode, how, k, depth), 0)
         for mode in ("dense", "hybrid")
         for how, label in ways
     ]
@@ -226,17 +259,7 @@ def run(
     ids, texts, vectors = load_index_data(index)
     read_s = time.perf_counter() - t0
     for peer in peers:
-        setups: list[tuple[str, Callable[[], Any]]]
-        if peer == "chroma":
-            setups = [("dense", lambda: (_chroma(ids, texts, vectors, k), None))]
-        elif peer == "qdrant":
-            setups = [("dense", lambda: (_qdrant(ids, vectors, k), None))]
-        else:
-            setups = [
-                ("dense", lambda: _lancedb(ids, texts, vectors, k, hybrid=False)),
-                ("hybrid (native RRF)", lambda: _lancedb(ids, texts, vectors, k, hybrid=True)),
-            ]
-        for mode, setup in setups:
+        for mode, setup in _peer_setups(peer, ids, texts, vectors, k):
             t0 = time.perf_counter()
             try:
                 fn, keep = setup()
@@ -244,15 +267,20 @@ def run(
                 raise LuceneHybridError(
                     f"peer {peer} is not installed: pip install -e '.[bench]' ({exc})"
                 ) from exc
-            load_s = time.perf_counter() - t0
-            rows.append(_measure(peer, mode, fn, queries, qrels, threads, load_s))
-            del fn, keep  # free the peer's data (and LanceDB's temporary folder) before the next
+            systems.append(_System(peer, mode, fn, time.perf_counter() - t0, keep))
+    for s in systems:
+        warm_up(_cycling(s.fn, queries), len(queries))
+    for _ in range(rounds):
+        for s in systems:
+            _round(s, queries, threads)
+    rows = [_row(s, qrels, threads) for s in systems]
     return {
         "label": label,
         "documents": len(ids),
         "queries": len(queries),
         "k": k,
         "depth": depth,
+        "rounds": rounds,
         "read_vectors_s": round(read_s, 2),
         "machine": machine(),
         "peak_rss_mb": peak_rss_mb(),
@@ -264,7 +292,8 @@ def markdown(result: dict[str, Any]) -> str:
     """The rows as a Markdown table."""
     lines = [
         f"{result['label']}: {result['documents']:,} documents, {result['queries']} queries, "
-        f"k={result['k']}, query vector given; {result['machine']['cpus']} × "
+        f"k={result['k']}, query vector given, {result.get('rounds', 1)} alternating rounds; "
+        f"{result['machine']['cpus']} × "
         f"{result['machine']['cpu']}",
         "",
         "| system | mode | nDCG@10 | p50 ms | p95 ms | QPS (threads) | load s |",

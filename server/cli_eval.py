@@ -269,6 +269,7 @@ def cmd_bench_peers(args: argparse.Namespace) -> int:
             k=args.k,
             depth=args.depth,
             label=args.label or Path(args.index).name,
+            rounds=args.rounds,
         )
     finally:
         searcher.close()
@@ -439,6 +440,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--qrels", default=None, help="judgments: adds nDCG@10 per system")
     p.add_argument("--limit", type=int, default=300, help="queries")
     p.add_argument("--peers", default="chroma,qdrant,lancedb")
+    p.add_argument(
+        "--rounds", type=int, default=3, help="every system measured in turn, this many times"
+    )
     p.add_argument("--threads", type=int, default=4, help="threads for the QPS column")
     p.add_argument("-k", type=int, default=10)
     p.add_argument("--depth", type=int, default=100, help="our candidates per retriever")

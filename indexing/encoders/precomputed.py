@@ -53,6 +53,21 @@ def check_vectors(vectors: np.ndarray, dim: int, normalize: bool = True) -> np.n
     Raises:
         EncoderError: on a wrong dimension, NaN, infinity, or an all-zero vector.
     """
+    given = np.asarray(vectors)
+    if (
+        given.dtype == np.float32
+        and given.ndim == 2
+        and given.shape[1] == dim
+        and np.isfinite(given).all()
+    ):
+        # The common case (an encoder's rows, a query vector): float32 cannot overflow float32,
+        # so only the zero check is left; the same result as below in fewer passes.
+        if not normalize:
+            return given.copy()
+        norms = np.linalg.norm(given, axis=1, keepdims=True)
+        if (norms == 0).any():
+            raise EncoderError("an all-zero vector has no direction; it cannot be searched")
+        return given / norms
     arr = np.asarray(vectors, dtype=np.float64)
     if arr.ndim != 2 or arr.shape[1] != dim:
         got = arr.shape[-1] if arr.ndim else 0

@@ -70,12 +70,12 @@ def test_bench_peers_load_the_same_vectors_and_agree_with_exact_search(demo_inde
     rc = main(
         [
             "bench", "peers", "--index", str(demo_index), "--topics", str(QUERIES),
-            "--qrels", str(QRELS), "--threads", "2", "--output", str(out),
+            "--qrels", str(QRELS), "--threads", "2", "--rounds", "2", "--output", str(out),
         ]
     )  # fmt: skip
     assert rc == 0
     result = json.loads(out.with_suffix(".json").read_text())
-    assert result["documents"] == 30
+    assert result["documents"] == 30 and result["rounds"] == 2
     rows = {(r["system"], r["mode"]): r for r in result["rows"]}
     assert set(rows) == {
         ("lucene-hybrid", "dense (auto: exact)"),  # 30 documents: the in-memory exact search
@@ -109,6 +109,9 @@ def test_bench_peers_rejects_an_unknown_peer(demo_index, capsys):
     )  # fmt: skip
     assert rc == 2
     assert "milvus" in capsys.readouterr().err
+    args = ["bench", "peers", "--index", str(demo_index), "--topics", str(QUERIES)]
+    assert main([*args, "--rounds", "0"]) == 2
+    assert "--rounds" in capsys.readouterr().err
 
 
 def test_bench_encode_reports_forward_and_pipeline_per_precision(demo_corpus, tmp_path):
