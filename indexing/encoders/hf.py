@@ -81,9 +81,9 @@ class HuggingFaceEncoder:
         self.trainable = trainable  # keep fp32 weights on a GPU (training autocasts instead)
         self._model = self._load()
         self._lock = threading.Lock()
-        # None: no Rust tokenizer or unusual features; encode() is used instead.
         if tokenize_workers is None:
             tokenize_workers = stream.default_workers(self.device)
+        # None: no Rust tokenizer or unusual features; encode() is used instead.
         self._fast = stream.fast_tokenizer(self._model, workers=tokenize_workers)
         model = self._model
         get_dim = getattr(model, "get_embedding_dimension", None)

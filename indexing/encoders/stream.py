@@ -7,7 +7,9 @@ speed (issue #6). Here the model's own Rust tokenizer (``tokenizers``, which rel
 spreads a batch over every core) tokenizes a window of texts at a time in a producer thread;
 each window is sorted by token count and cut into batches, padded with numpy in one scatter and,
 on a GPU, pinned so the copy to the device is asynchronous. The calling thread only moves
-batches to the device and runs the model, so tokenization and the forward overlap.
+batches to the device and runs the model, so tokenization and the forward overlap. On a GPU
+the tokenizing itself is spread over processes (``FastTokenizer.workers``), since in one
+process the GIL-held parts of tokenizing compete with the model's own Python.
 
 Inputs of at most one batch (queries) skip the thread. Models whose tokenizer has no Rust
 backend, or whose features are not ids/mask/token types, fall back to ``encode()``.
@@ -20,11 +22,15 @@ import queue
 import threading
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any
 
 import numpy as np
+
+from ..errors import EncoderError
 
 _KNOWN = {"input_ids", "attention_mask", "token_type_ids"}
 WINDOW_BATCHES = 16  # batches tokenized and length-sorted together
@@ -84,7 +90,7 @@ class FastTokenizer:
     extra: dict[str, Any] = field(default_factory=dict)  # non-tensor features, e.g. modality
     limit: int | None = None  # tokens per text, special tokens included
     workers: int = 0
-    _pool: Any = None
+    _pool: ProcessPoolExecutor | None = None
 
     def ids(self, texts: list[str]) -> Ids:
         """Token ids of ``texts`` in this process, over every core."""
@@ -99,30 +105,38 @@ class FastTokenizer:
         pieces = [
             (i, p, min(p + PIECE, b)) for i, (a, b) in enumerate(spans) for p in range(a, b, PIECE)
         ]
-        results = self._workers().imap(_worker_ids, (list(texts[p:q]) for _, p, q in pieces))
-        span, parts = 0, list[Ids]()
-        for (i, _, _), part in zip(pieces, results, strict=True):
-            if i != span:
-                yield _join(parts)
-                span, parts = i, []
-            parts.append(part)
-        yield _join(parts)
+        try:
+            results = self._workers().map(_worker_ids, [list(texts[p:q]) for _, p, q in pieces])
+            span, parts = 0, list[Ids]()
+            for (i, _, _), part in zip(pieces, results, strict=True):
+                if i != span:
+                    yield _join(parts)
+                    span, parts = i, []
+                parts.append(part)
+            yield _join(parts)
+        except BrokenProcessPool as exc:
+            self.close()  # the next call starts new processes
+            raise EncoderError(f"a tokenizing process died ({exc}); nothing was encoded") from exc
 
-    def _workers(self) -> Any:
+    def _workers(self) -> ProcessPoolExecutor:
         if self._pool is None:
             import multiprocessing
 
-            # spawn, not fork: the parent may hold a JVM, CUDA and threads.
-            ctx = multiprocessing.get_context("spawn")
-            config = self.tokenizer.to_str()
-            self._pool = ctx.Pool(self.workers, initializer=_start_worker, initargs=(config,))
-            weakref.finalize(self, self._pool.terminate)
+            # spawn, not fork: the parent may hold a JVM, CUDA and threads. An executor, not a
+            # multiprocessing.Pool: a process that dies fails its tasks instead of hanging them.
+            self._pool = ProcessPoolExecutor(
+                self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker,
+                initargs=(self.tokenizer.to_str(),),
+            )
+            weakref.finalize(self, self._pool.shutdown, wait=False, cancel_futures=True)
         return self._pool
 
     def close(self) -> None:
         """Stop the tokenizing processes (they also stop with this object or the process)."""
         if self._pool is not None:
-            self._pool.terminate()
+            self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
 
     def truncate_at(self, limit: int | None) -> None:

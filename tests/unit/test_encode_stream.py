@@ -16,6 +16,7 @@ import torch
 
 from lucene_hybrid.indexing.encoders import EncoderSpec, stream
 from lucene_hybrid.indexing.encoders.hf import HuggingFaceEncoder
+from lucene_hybrid.indexing.errors import EncoderError
 
 TEXTS = [
     "",
@@ -105,6 +106,22 @@ def test_tokenizing_processes_give_the_same_batches_and_vectors(minilm):
         np.testing.assert_allclose(short[:7], expected, atol=2e-6)
     finally:
         pooled.fast_tokenizer.close()
+
+
+def test_a_dead_tokenizing_process_fails_the_call_and_the_next_starts_anew(minilm):
+    pooled = HuggingFaceEncoder(EncoderSpec(), batch_size=4, device="cpu", tokenize_workers=2)
+    tok = pooled.fast_tokenizer
+    try:
+        texts = TEXTS * 20
+        first = pooled.encode_documents(texts)
+        for proc in list(tok._pool._processes.values()):  # noqa: SLF001 - kill the workers
+            proc.kill()
+            proc.join()
+        with pytest.raises(EncoderError, match="tokenizing process died"):
+            pooled.encode_documents(texts)
+        np.testing.assert_array_equal(pooled.encode_documents(texts), first)
+    finally:
+        tok.close()
 
 
 def test_prefetch_passes_errors_on_and_stops_with_its_consumer():
