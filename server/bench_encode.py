@@ -3,12 +3,12 @@ and an index build's documents per second per stage (``index --report``).
 
 The raw forward is the model alone on batches tokenized and moved to the device beforehand
 (length-sorted over the whole input: the least padding): the ceiling the pipeline can reach.
-The pipeline is what ``index`` runs: ``encode_documents`` (tokenization ahead in a thread,
-forward, pooling, normalization, copies back). Their ratio says how much of the model's speed
-the pipeline keeps; sentence-transformers' own ``encode()`` is timed beside them. Each
-precision is also compared with fp32 by the cosine of its vectors to fp32's (1.0 =
-identical); retrieval quality per precision is measured by indexing with ``--precision`` and
-evaluating (README).
+The pipeline is what ``index`` runs: ``encode_documents`` (tokenization ahead in a thread, and
+on a GPU in processes; forward, pooling, normalization, copies back). Their ratio says how
+much of the model's speed the pipeline keeps; sentence-transformers' own ``encode()`` is timed
+beside them. Each precision is also compared with fp32 by the cosine of its vectors to fp32's
+(1.0 = identical); retrieval quality per precision is measured by indexing with
+``--precision`` and evaluating (README).
 """
 
 from __future__ import annotations
