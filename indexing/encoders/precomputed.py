@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..errors import EncoderError
-from .base import EncoderSpec, l2_normalize
+from .base import EncoderSpec
 
 
 class PrecomputedEncoder:
@@ -60,25 +60,20 @@ def check_vectors(vectors: np.ndarray, dim: int, normalize: bool = True) -> np.n
         and given.shape[1] == dim
         and np.isfinite(given).all()
     ):
-        # The common case (an encoder's rows, a query vector): float32 cannot overflow float32,
-        # so only the zero check is left; the same result as below in fewer passes.
-        if not normalize:
-            return given.copy()
-        norms = np.linalg.norm(given, axis=1, keepdims=True)
-        if (norms == 0).any():
-            raise EncoderError("an all-zero vector has no direction; it cannot be searched")
-        return given / norms
-    arr = np.asarray(vectors, dtype=np.float64)
-    if arr.ndim != 2 or arr.shape[1] != dim:
-        got = arr.shape[-1] if arr.ndim else 0
-        raise EncoderError(f"vector dimension {got} does not match the index's dimension {dim}")
-    if not np.isfinite(arr).all():
-        raise EncoderError("vectors must be finite: found NaN or infinity")
-    if (np.abs(arr) > np.finfo(np.float32).max).any():
-        raise EncoderError("vector values overflow float32")
-    out = arr.astype(np.float32)
-    if normalize:
-        if (np.linalg.norm(out, axis=1) == 0).any():
-            raise EncoderError("an all-zero vector has no direction; it cannot be searched")
-        out = l2_normalize(out)
-    return out
+        out = given  # the common case (an encoder's rows): float32 cannot overflow float32
+    else:
+        arr = np.asarray(vectors, dtype=np.float64)
+        if arr.ndim != 2 or arr.shape[1] != dim:
+            got = arr.shape[-1] if arr.ndim else 0
+            raise EncoderError(f"vector dimension {got} does not match the index's dimension {dim}")
+        if not np.isfinite(arr).all():
+            raise EncoderError("vectors must be finite: found NaN or infinity")
+        if (np.abs(arr) > np.finfo(np.float32).max).any():
+            raise EncoderError("vector values overflow float32")
+        out = arr.astype(np.float32)
+    if not normalize:
+        return out.copy() if out is given else out  # never the caller's own array
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    if (norms == 0).any():
+        raise EncoderError("an all-zero vector has no direction; it cannot be searched")
+    return out / norms  # what l2_normalize gives, with the norms computed once
