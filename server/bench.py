@@ -65,9 +65,10 @@ def warm_up(fn: Callable[[int], object], n: int, seconds: float = WARMUP_S) -> N
         i += 1
 
 
-def _one(
+def timed_search(
     searcher: HybridSearcher, query: str, vector: np.ndarray | None, params: SearchParams
 ) -> tuple[float, dict[str, float]]:
+    """One search's wall milliseconds and its stage timings; a text query is always encoded."""
     timings: dict[str, float] = {}
     if vector is None and params.mode != "bm25":
         searcher._query_cache.clear()  # noqa: SLF001 - time the encoder, not the cache
@@ -99,17 +100,17 @@ def measure(
     vecs: list[np.ndarray | None] = (
         [None] * len(queries) if vectors is None or mode == "bm25" else list(vectors)
     )
-    warm_up(lambda i: _one(searcher, queries[i], vecs[i], params), len(queries), warmup_s)
+
+    def one(i: int) -> tuple[float, dict[str, float]]:
+        return timed_search(searcher, queries[i], vecs[i], params)
+
+    warm_up(one, len(queries), warmup_s)
     start = time.perf_counter()
     if threads <= 1:
-        results = [_one(searcher, q, v, params) for q, v in zip(queries, vecs, strict=True)]
+        results = [one(i) for i in range(len(queries))]
     else:
         with ThreadPoolExecutor(max_workers=threads) as pool:
-            results = list(
-                pool.map(
-                    lambda qv: _one(searcher, qv[0], qv[1], params), zip(queries, vecs, strict=True)
-                )
-            )
+            results = list(pool.map(one, range(len(queries))))
     wall = time.perf_counter() - start
     given = "vector" if vectors is not None and mode != "bm25" else "text"
     return _row(mode, given, threads, results, wall)
@@ -160,7 +161,7 @@ def measure_encoding(
         return (time.perf_counter() - t0) * 1000, {}
 
     def both(i: int) -> tuple[tuple[float, dict[str, float]], tuple[float, dict[str, float]]]:
-        return encode(i), _one(searcher, queries[i], None, params)
+        return encode(i), timed_search(searcher, queries[i], None, params)
 
     warm_up(both, len(queries), warmup_s)
     pairs = [both(i) for i in range(len(queries))]

@@ -25,9 +25,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import numpy as np
+
 from lucene_hybrid.indexing.errors import LuceneHybridError
 
-from .bench import machine, percentile
+from .bench import WARMUP_S, machine, percentile, timed_search, warm_up
+from .hybrid import HybridSearcher
+from .types import SearchParams
 
 
 @dataclass
@@ -44,6 +48,19 @@ class HttpRow:
     p99_ms: float | None
     mean_ms: float | None
     qps: float
+
+
+@dataclass
+class PairRow:
+    """One mode and input at one client, HTTP and in process alternating query by query."""
+
+    mode: str
+    input: str
+    requests: int
+    in_process_p50_ms: float
+    http_p50_ms: float
+    server_p50_ms: float  # the server's own time for the search (its timings_ms.total_ms)
+    gap_p50_ms: float  # the median over queries of (HTTP - in process)
 
 
 def _free_port() -> int:
@@ -177,37 +194,62 @@ def load(
     return latencies, errors[0], time.perf_counter() - start
 
 
+def _bodies(
+    queries: Sequence[str],
+    vectors: Sequence[Sequence[float]] | np.ndarray | None,
+    mode: str,
+    k: int,
+    depth: int,
+    **extra: Any,
+) -> list[dict[str, Any]]:
+    """One search request body per query; with ``vectors``, the vector replaces dense's text."""
+    bodies = []
+    for i, q in enumerate(queries):
+        body: dict[str, Any] = {"mode": mode, "k": k, "depth": depth, "include_text": False}
+        if vectors is not None:
+            body["vector"] = [float(x) for x in vectors[i]]
+        if vectors is None or mode == "hybrid":
+            body["query"] = q
+        bodies.append(body | extra)
+    return bodies
+
+
 def run(
     url: str,
     collection: str,
     queries: Sequence[str],
     *,
-    vectors: Sequence[Sequence[float]] | None = None,
+    vectors: Sequence[Sequence[float]] | np.ndarray | None = None,
     modes: Sequence[str] = ("bm25", "dense", "hybrid"),
     concurrency: Sequence[int] = (1, 4, 16),
     k: int = 10,
     depth: int = 100,
     pid: int | None = None,
     label: str = "",
+    searcher: HybridSearcher | None = None,
 ) -> dict[str, Any]:
-    """Each mode (dense and hybrid also with vectors given) at each concurrency level."""
+    """Each mode (dense and hybrid also with vectors given) at each concurrency level; with
+    ``searcher`` (the served index opened here) first one client beside the same searches in
+    process (`beside_in_process`)."""
+    pairs = []
+    if searcher is not None:
+        pairs = beside_in_process(
+            url,
+            collection,
+            searcher,
+            queries,
+            vectors=None if vectors is None else np.asarray(vectors, dtype=np.float32),
+            modes=modes,
+            k=k,
+            depth=depth,
+        )
     path = f"/v1/collections/{collection}/search"
     rows = []
     for mode in modes:
         with_vector = vectors is not None and mode != "bm25"
         inputs = ["text", "vector"] if with_vector else ["text"]
         for given in inputs:
-            bodies: list[dict[str, Any]] = []
-            for i, q in enumerate(queries):
-                body: dict[str, Any] = {"mode": mode, "k": k, "depth": depth}
-                body["include_text"] = False
-                if given == "vector" and vectors is not None:
-                    body["vector"] = [float(x) for x in vectors[i]]
-                    if mode == "hybrid":
-                        body["query"] = q
-                else:
-                    body["query"] = q
-                bodies.append(body)
+            bodies = _bodies(queries, vectors if given == "vector" else None, mode, k, depth)
             for c in concurrency:
                 lat, errors, wall = load(url, path, bodies, c)
                 rows.append(
@@ -231,10 +273,116 @@ def run(
         "depth": depth,
         "machine": machine(),
         "rows": [asdict(r) for r in rows],
+        "beside_in_process": [asdict(p) for p in pairs],
     }
     if pid is not None:
         result["server_peak_rss_mb"] = round(vm_kib(pid, "VmHWM") / 1024, 1)
     return result
+
+
+class _Http:
+    """One keep-alive connection that posts searches and returns (client ms, server ms)."""
+
+    def __init__(self, url: str, path: str):
+        parts = urlsplit(url)
+        self.conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, 60)
+        self.path = path
+
+    def search(self, payload: bytes) -> tuple[float, float]:
+        t0 = time.perf_counter()
+        self.conn.request("POST", self.path, payload, {"Content-Type": "application/json"})
+        resp = self.conn.getresponse()
+        data = resp.read()
+        ms = (time.perf_counter() - t0) * 1000
+        if resp.status != 200:
+            raise LuceneHybridError(f"{self.path} answered {resp.status}: {data[:500]!r}")
+        return ms, float(json.loads(data)["timings_ms"]["total_ms"])
+
+
+def _pairs(
+    web: _Http,
+    searcher: HybridSearcher,
+    queries: Sequence[str],
+    vectors: np.ndarray | None,
+    params: SearchParams,
+    warmup_s: float,
+    block_size: int,
+) -> PairRow:
+    payloads = [
+        json.dumps(b).encode()
+        for b in _bodies(queries, vectors, params.mode, params.k, params.depth, timings=True)
+    ]
+
+    here: dict[int, float] = {}
+    over: dict[int, tuple[float, float]] = {}
+
+    def side(i: int, in_process: bool) -> None:
+        if in_process:
+            vec = None if vectors is None else vectors[i]
+            here[i] = timed_search(searcher, queries[i], vec, params)[0]
+        else:
+            over[i] = web.search(payloads[i])
+
+    def both(i: int) -> None:
+        side(i, True)
+        side(i, False)
+
+    warm_up(both, len(queries), warmup_s)
+    for start in range(0, len(queries), block_size):
+        for in_process in (True, False) if start // block_size % 2 else (False, True):
+            for i in range(start, min(start + block_size, len(queries))):
+                side(i, in_process)
+    ids = range(len(queries))
+    client, server = [over[i][0] for i in ids], [over[i][1] for i in ids]
+    return PairRow(
+        mode=params.mode,
+        input="text" if vectors is None else "vector",
+        requests=len(queries),
+        in_process_p50_ms=round(percentile(list(here.values()), 50), 3),
+        http_p50_ms=round(percentile(client, 50), 3),
+        server_p50_ms=round(percentile(server, 50), 3),
+        gap_p50_ms=round(statistics.median(client[i] - here[i] for i in ids), 3),
+    )
+
+
+def beside_in_process(
+    url: str,
+    collection: str,
+    searcher: HybridSearcher,
+    queries: Sequence[str],
+    *,
+    vectors: np.ndarray | None = None,
+    modes: Sequence[str] = ("bm25", "dense", "hybrid"),
+    k: int = 10,
+    depth: int = 100,
+    warmup_s: float = WARMUP_S,
+    block_size: int = 10,
+) -> list[PairRow]:
+    """The queries over HTTP (one client) and in this process, in alternating blocks of
+    ``block_size``, per mode and input.
+
+    What HTTP adds to a search, with the machine's drift taken out: this machine's timings moved
+    by up to 60 % between runs minutes apart, so an HTTP run set against an in-process run from
+    another time compares the drift as much as the two paths. Blocks rather than single queries:
+    the two processes evict each other's caches, and alternating query by query charged both
+    sides a cold start every time (bm25 in process 1.03 ms instead of ~0.6). Which side goes
+    first alternates per block. ``searcher`` opens the same index as the server (whose
+    query-embedding cache ``serve`` turns off); the in-process side bypasses its cache, so both
+    sides encode every text.
+
+    Raises:
+        LuceneHybridError: when the server answers a search with an error.
+    """
+    web = _Http(url, f"/v1/collections/{collection}/search")
+    rows = []
+    try:
+        for mode in modes:
+            params = SearchParams(mode=mode, k=k, depth=depth, fetch_docs=False)  # type: ignore[arg-type]
+            for given in [None, vectors] if vectors is not None and mode != "bm25" else [None]:
+                rows.append(_pairs(web, searcher, queries, given, params, warmup_s, block_size))
+    finally:
+        web.conn.close()
+    return rows
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -254,4 +402,20 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {r['mode']} | {r['input']} | {r['concurrency']} | {r['requests']} | "
             f"{r['errors']} | {' | '.join(ms)} | {r['qps']:,.0f} |"
         )
+    pairs = result.get("beside_in_process")
+    if pairs:
+        lines += [
+            "",
+            "One client, each query over HTTP and in the benchmark's own process in turn (the "
+            "same index and encoder; drift shared):",
+            "",
+            "| mode | input | requests | in process p50 ms | HTTP p50 ms | the server's own "
+            "p50 ms | HTTP - in process, median of pairs, ms |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for r in pairs:
+            lines.append(
+                f"| {r['mode']} | {r['input']} | {r['requests']} | {r['in_process_p50_ms']:.2f} | "
+                f"{r['http_p50_ms']:.2f} | {r['server_p50_ms']:.2f} | {r['gap_p50_ms']:+.2f} |"
+            )
     return "\n".join(lines) + "\n"

@@ -212,7 +212,6 @@ def cmd_bench_http(args: argparse.Namespace) -> int:
     """Closed-loop HTTP load at several concurrencies against `serve` on loopback."""
     from contextlib import nullcontext
 
-    from lucene_hybrid.indexing.encoders import load_encoder
     from lucene_hybrid.indexing.manifest import read_manifest
 
     from . import bench_http
@@ -221,30 +220,39 @@ def cmd_bench_http(args: argparse.Namespace) -> int:
         raise LuceneHybridError("give --index DIR (served here) or --url URL --collection NAME")
     queries = list(read_topics(args.topics).values())[: args.limit]
     modes = [m for m in args.modes.split(",") if m]
-    vectors = None
-    if args.index and any(m != "bm25" for m in modes):
-        spec = read_manifest(args.index).encoder
-        if spec.kind == "hf":  # embed the queries here, as a client that embeds its own would
-            vectors = load_encoder(spec).encode_queries(queries).tolist()
-    name = args.collection or (Path(args.index).name if args.index else "")
-    server = (
-        bench_http.serve(Path(args.index), name, jvm_heap=args.jvm_heap)
-        if args.index
-        else nullcontext((args.url, None))
-    )
-    with server as (url, pid):
-        result = bench_http.run(
-            url,
-            name,
-            queries,
-            vectors=vectors,
-            modes=modes,
-            concurrency=[int(c) for c in args.concurrency.split(",")],
-            k=args.k,
-            depth=args.depth,
-            pid=pid,
-            label=args.label or name,
+    # The served index opened here too: it embeds the queries, as a client that embeds its own
+    # would, and runs the in-process side of `beside_in_process`.
+    searcher = None
+    if args.index:
+        local = modes != ["bm25"] and read_manifest(args.index).encoder.kind == "hf"
+        searcher = open_index(args.index, load_query_encoder=local)
+    try:
+        vectors = None
+        if searcher is not None and searcher.encoder is not None:
+            vectors = searcher.query_vectors(queries)
+        name = args.collection or (Path(args.index).name if args.index else "")
+        server = (
+            bench_http.serve(Path(args.index), name, jvm_heap=args.jvm_heap)
+            if args.index
+            else nullcontext((args.url, None))
         )
+        with server as (url, pid):
+            result = bench_http.run(
+                url,
+                name,
+                queries,
+                vectors=vectors,
+                modes=modes,
+                concurrency=[int(c) for c in args.concurrency.split(",")],
+                k=args.k,
+                depth=args.depth,
+                pid=pid,
+                label=args.label or name,
+                searcher=searcher if args.beside else None,
+            )
+    finally:
+        if searcher is not None:
+            searcher.close()
     return _report(result, args.output, bench_http.markdown)
 
 
@@ -426,6 +434,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--modes", default="bm25,dense,hybrid")
     p.add_argument("--concurrency", default="1,4,16", help="comma list of client counts")
     p.add_argument("--jvm-heap", default=None, help="the served process's JVM heap, e.g. 512m")
+    p.add_argument(
+        "--no-beside",
+        dest="beside",
+        action="store_false",
+        help="skip one client over HTTP alternating with the same search in process (--index)",
+    )
     p.add_argument("-k", type=int, default=10)
     p.add_argument("--depth", type=int, default=100)
     p.add_argument("--label", default=None)

@@ -125,9 +125,11 @@ class Admission:
                 )
                 await busy(scope, receive, send_status)
                 return
+            state.active += 1
             try:
                 await self.app(scope, receive, send_status)
             finally:
+                state.active -= 1
                 sem.release()
         finally:
             path = getattr(scope.get("route"), "path", "unmatched")
@@ -146,10 +148,10 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
-        too_big = error_response(
-            413, "body_too_large", f"request body over the limit of {self.max_bytes} bytes"
-        )
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            too_big = error_response(
+                413, "body_too_large", f"request body over the limit of {self.max_bytes} bytes"
+            )
             await too_big(scope, receive, send)
             return
         seen = 0
@@ -225,6 +227,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.state.ready = False
     app.state.metrics = Metrics()
     app.state.inflight = asyncio.Semaphore(settings.limits.max_inflight)
+    app.state.active = 0  # /v1/ requests admitted and not yet answered
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
 BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
@@ -58,6 +58,11 @@ class Metrics:
             buckets=BUCKETS,
             registry=self.registry,
         )
+        self.in_flight = Gauge(
+            "lucene_hybrid_requests_in_flight",
+            "/v1/ requests admitted and not yet answered (read at scrape time)",
+            registry=self.registry,
+        )
         self.collections = _CollectionsCollector()
         self.registry.register(self.collections)  # type: ignore[arg-type]
 
@@ -65,6 +70,7 @@ class Metrics:
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(method, route).observe(seconds)
 
-    def render(self, collections: Any) -> bytes:
+    def render(self, collections: Any, in_flight: int) -> bytes:
         self.collections.registry = collections
+        self.in_flight.set(in_flight)
         return generate_latest(self.registry)

@@ -315,6 +315,7 @@ def test_attach_batch_built_index(client, demo_index, tmp_path):
 
 
 def test_operations_endpoints(client):
+    assert client.post(f"{DEMO}/search", json={"query": "lucene"}).status_code == 200
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200 and "demo" in ready.json()["collections"]
@@ -326,6 +327,25 @@ def test_operations_endpoints(client):
     spec = client.get("/openapi.json").json()
     assert "/v1/collections/{name}/search" in spec["paths"]
     assert client.get("/docs").status_code == 200
+
+
+def test_lone_searches_fail_cleanly_and_leave_nothing_in_flight(client):
+    # One request at a time: a search with nothing to encode runs on the event loop, the rest
+    # on the pool. Both paths answer errors in the same JSON shape, and the in-flight count
+    # (which picks the path) comes back to zero after every outcome.
+    vector = client.post(f"{DEMO}/embed", json={"texts": ["lucene"]}).json()["vectors"][0]
+    loop_side = {"vector": vector, "mode": "dense"}
+    for body in (loop_side, {"query": "lucene", "mode": "bm25"}, {"query": "lucene"}):
+        assert (
+            "k=5000"
+            in error_of(client.post(f"{DEMO}/search", json=body | {"k": 5000}), 422)["message"]
+        )
+        assert client.post(f"{DEMO}/search", json=body | {"k": 2}).json()["hits"][0]["id"] == (
+            "lucene"
+        )
+    error_of(client.post(f"{DEMO}/search", json=loop_side | {"vector": vector[:3]}), 422)
+    error_of(client.post("/v1/collections/nope/search", json=loop_side), 404)
+    assert "lucene_hybrid_requests_in_flight 0.0" in client.get("/metrics").text
 
 
 def test_auth(keyed_client):

@@ -33,7 +33,16 @@ def test_bench_http_serves_an_index_and_writes_every_row(demo_index, tmp_path):
         assert r["requests"] == 25 and r["errors"] == 0
         assert 0 < r["p50_ms"] <= r["p95_ms"] <= r["p99_ms"] and r["qps"] > 0
     assert result["server_peak_rss_mb"] > 100  # the server's JVM and model, not the client's
-    assert "| hybrid | vector | 3 |" in out.with_suffix(".md").read_text()
+    md = out.with_suffix(".md").read_text()
+    assert "| hybrid | vector | 3 |" in md
+    # the same searches in the benchmark's process, in blocks alternating with HTTP
+    pairs = {(r["mode"], r["input"]): r for r in result["beside_in_process"]}
+    assert set(pairs) == {k[:2] for k in expected}
+    for r in pairs.values():
+        assert r["requests"] == 25 and r["in_process_p50_ms"] > 0
+        # the server's own time is part of each round trip, so its median is below the client's
+        assert 0 < r["server_p50_ms"] < r["http_p50_ms"]
+    assert "| hybrid | text | 25 |" in md
 
 
 def test_failed_requests_are_counted_not_timed(demo_index, tmp_path):
