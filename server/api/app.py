@@ -8,6 +8,7 @@ import re
 import threading
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -199,6 +200,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
                     registry.failed[name] = str(exc)
                     log.error("collection %s (%s) not attached: %s", name, path, exc)
         app.state.registry = registry
+        # The searches' own threads: a plain executor hands off and back ~0.1-0.15 ms faster
+        # than the anyio pool behind run_in_threadpool. Admission caps the requests in flight.
+        app.state.search_pool = ThreadPoolExecutor(settings.limits.max_inflight, "search")
         app.state.ready = True
         stop = threading.Event()
 
@@ -215,6 +219,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
             app.state.ready = False
             stop.set()
             thread.join(timeout=5)
+            app.state.search_pool.shutdown(wait=True)
             registry.close()
 
     app = FastAPI(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -21,6 +23,7 @@ from . import models as m
 from .errors import LimitExceeded, Unauthorized
 
 router = APIRouter()
+T = TypeVar("T")
 
 
 # -- dependencies -----------------------------------------------------------------------------
@@ -101,6 +104,11 @@ def _check_ids(ids: list[str], settings: ServerSettings, what: str = "ids") -> N
 # our own model, serialized once (the route's response_model still documents it).
 
 
+async def _on_pool(state: Any, fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` on the search threads (``state.search_pool``)."""
+    return await asyncio.get_running_loop().run_in_executor(state.search_pool, fn, *args)
+
+
 def _json(model: BaseModel) -> Response:
     return Response(model.model_dump_json(), media_type="application/json")
 
@@ -175,7 +183,7 @@ async def search(body: m.SearchRequest, coll: ReadColl, request: Request) -> Res
         # Alone and with nothing to encode (a few ms at most): on the event loop, which has
         # nothing else to do; the hand-off to a pool thread and back cost ~0.2 ms of ~1.
         return _json(_search_one(coll, body, state.settings, state.metrics))
-    return _json(await run_in_threadpool(_search_one, coll, body, state.settings, state.metrics))
+    return _json(await _on_pool(state, _search_one, coll, body, state.settings, state.metrics))
 
 
 @router.post(
@@ -199,7 +207,7 @@ async def batch_search(
             results=[_search_one(coll, s, settings, metrics) for s in body.searches]
         )
 
-    return _json(await run_in_threadpool(run))
+    return _json(await _on_pool(request.app.state, run))
 
 
 # -- collections ------------------------------------------------------------------------------
