@@ -406,8 +406,8 @@ def markdown(result: dict[str, Any]) -> str:
     if pairs:
         lines += [
             "",
-            "One client, each query over HTTP and in the benchmark's own process in turn (the "
-            "same index and encoder; drift shared):",
+            "One client: the queries over HTTP and in the benchmark's own process (the same "
+            "index and encoder), in alternating blocks of 10, so both share the machine's drift:",
             "",
             "| mode | input | requests | in process p50 ms | HTTP p50 ms | the server's own "
             "p50 ms | HTTP - in process, median of pairs, ms |",
