@@ -99,9 +99,10 @@ def _check_ids(ids: list[str], settings: ServerSettings, what: str = "ids") -> N
 
 # -- search -----------------------------------------------------------------------------------
 # First in the router: a request's route is found by trying each route in turn, twice.
-# The search endpoints are async and hand the search itself to the thread pool: a sync
-# endpoint also validates its returned model again, in a second pool hand-off. The response is
-# our own model, serialized once (the route's response_model still documents it).
+# The search endpoints are async and hand the search itself to the server's search threads (a
+# sync endpoint also validates its returned model again, in a second hand-off); a lone search
+# with nothing to encode runs on the event loop instead. The response is our own model,
+# serialized once (the route's response_model still documents it).
 
 
 async def _on_pool(state: Any, fn: Callable[..., T], *args: Any) -> T:
@@ -190,24 +191,21 @@ async def search(body: m.SearchRequest, coll: ReadColl, request: Request) -> Res
     "/v1/collections/{name}/search/batch",
     response_model=m.BatchSearchResponse,
     responses=ERRORS,
-    dependencies=[Depends(require_read)],
 )
-async def batch_search(
-    body: m.BatchSearchRequest, coll: Coll, settings: Settings, request: Request
-) -> Response:
-    n = len(body.searches)
+async def batch_search(body: m.BatchSearchRequest, coll: ReadColl, request: Request) -> Response:
+    state = request.app.state
+    settings, metrics, n = state.settings, state.metrics, len(body.searches)
     _limit(
         n <= settings.limits.max_batch_queries,
         f"{n} searches is over the limit of {settings.limits.max_batch_queries}",
     )
-    metrics = request.app.state.metrics
 
     def run() -> m.BatchSearchResponse:
         return m.BatchSearchResponse(
             results=[_search_one(coll, s, settings, metrics) for s in body.searches]
         )
 
-    return _json(await _on_pool(request.app.state, run))
+    return _json(await _on_pool(state, run))
 
 
 # -- collections ------------------------------------------------------------------------------
