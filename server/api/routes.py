@@ -183,6 +183,8 @@ async def search(body: m.SearchRequest, coll: ReadColl, request: Request) -> Res
     if state.active == 1 and (body.vector is not None or body.mode == "bm25"):
         # Alone and with nothing to encode (a few ms at most): on the event loop, which has
         # nothing else to do; the hand-off to a pool thread and back cost ~0.2 ms of ~1.
+        # Alone also means no write is in flight (writes are /v1/ requests, counted alike),
+        # so no refresh holds the collection's view and the search cannot wait on the loop.
         return _json(_search_one(coll, body, state.settings, state.metrics))
     return _json(await _on_pool(state, _search_one, coll, body, state.settings, state.metrics))
 
