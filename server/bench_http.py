@@ -52,7 +52,7 @@ class HttpRow:
 
 @dataclass
 class PairRow:
-    """One mode and input at one client, HTTP and in process alternating query by query."""
+    """One mode and input at one client, HTTP and in process in alternating blocks."""
 
     mode: str
     input: str
