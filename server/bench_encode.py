@@ -122,19 +122,27 @@ def encode(
     label: str = "",
     compare_st: bool = True,
     tokenize_workers: int | None = None,
+    native_tokenizer: bool = True,
 ) -> dict[str, Any]:
     """Forward and pipeline throughput for each precision over the same texts (and, with
     ``compare_st``, sentence-transformers' ``encode()`` beside them)."""
     rows = []
     reference: np.ndarray | None = None
-    used_batch, workers = batch_size, 0
+    used_batch, workers, tokenizer = batch_size, 0, "sentence-transformers"
     for precision in precisions:
         spec = EncoderSpec(model=model, precision=precision, max_length=max_length)  # type: ignore[arg-type]
         encoder = HuggingFaceEncoder(
-            spec, batch_size=batch_size, device=device, tokenize_workers=tokenize_workers
+            spec,
+            batch_size=batch_size,
+            device=device,
+            tokenize_workers=tokenize_workers,
+            native_tokenizer=native_tokenizer,
         )
         used_batch = encoder.batch_size
-        workers = encoder.fast_tokenizer.workers if encoder.fast_tokenizer else 0
+        fast = encoder.fast_tokenizer
+        workers = fast.workers if fast else 0
+        if fast is not None:
+            tokenizer = "nanotoken" if fast.native is not None else "tokenizers"
         # Warm-up: on a GPU the whole input (each new batch shape's first run plans its
         # kernels, a one-time cost a long build amortizes), else four batches (two windows:
         # enough to start the tokenizing processes, if any).
@@ -172,6 +180,7 @@ def encode(
         "model": model,
         "batch_size": used_batch,
         "max_length": max_length,
+        "tokenizer": tokenizer,
         "tokenize_workers": workers,
         "machine": machine(),
         "rows": [asdict(r) for r in rows],
@@ -182,6 +191,7 @@ def encode_markdown(result: dict[str, Any]) -> str:
     """The encode rows as a Markdown table."""
     lines = [
         f"{result['label']}: {result['model']}, batch {result['batch_size']}, "
+        f"tokenizer {result.get('tokenizer', 'tokenizers')}, "
         f"{result.get('tokenize_workers', 0)} tokenizing processes; "
         f"{result['machine']['cpus']} × {result['machine']['cpu']}",
         "",

@@ -204,6 +204,7 @@ def cmd_bench_encode(args: argparse.Namespace) -> int:
         label=args.label or Path(args.corpus).name,
         compare_st=args.st_encode,
         tokenize_workers=args.tokenize_workers,
+        native_tokenizer=args.tokenizer == "auto",
     )
     return _report(result, args.output, bench_encode.encode_markdown)
 
@@ -419,7 +420,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "--tokenize-workers",
         type=int,
         default=None,
-        help="tokenizing processes (default: all cores but two on a GPU, none on a CPU)",
+        help="tokenizing processes for the tokenizers library "
+        "(default: all cores but two on a GPU, none on a CPU)",
+    )
+    p.add_argument(
+        "--tokenizer",
+        choices=["auto", "tokenizers"],
+        default="auto",
+        help="auto: nanotoken where it gives the model's ids, else tokenizers (as `index` does); "
+        "tokenizers: always the Rust tokenizers library (to compare)",
     )
     p.add_argument("--label", default=None)
     p.add_argument("--output", default=None, help="path stem for .json and .md")

@@ -71,9 +71,12 @@ class HuggingFaceEncoder:
         device: str | None = None,
         trainable: bool = False,
         tokenize_workers: int | None = None,
+        native_tokenizer: bool = True,
     ):
-        """``tokenize_workers``: processes that tokenize large inputs (None: the device's
-        default, all cores but two on a GPU and none on a CPU; see ``stream``)."""
+        """``tokenize_workers``: processes that tokenize large inputs for tokenizers nanotoken
+        does not take (None: the device's default, all cores but two on a GPU and none on a
+        CPU); ``native_tokenizer=False`` keeps to the Rust ``tokenizers`` even where nanotoken
+        would do (to compare them). See ``stream``."""
         self.spec = spec
         self.device = device or pick_device()
         on_gpu = self.device.startswith("cuda")
@@ -84,7 +87,9 @@ class HuggingFaceEncoder:
         if tokenize_workers is None:
             tokenize_workers = stream.default_workers(self.device)
         # None: no Rust tokenizer or unusual features; encode() is used instead.
-        self._fast = stream.fast_tokenizer(self._model, workers=tokenize_workers)
+        self._fast = stream.fast_tokenizer(
+            self._model, workers=tokenize_workers, native=native_tokenizer
+        )
         model = self._model
         get_dim = getattr(model, "get_embedding_dimension", None)
         get_dim = get_dim or model.get_sentence_embedding_dimension

@@ -123,7 +123,9 @@ def test_bench_encode_reports_forward_and_pipeline_per_precision(demo_corpus, tm
         ]
     )  # fmt: skip
     assert rc == 0
-    rows = {r["precision"]: r for r in json.loads(out.with_suffix(".json").read_text())["rows"]}
+    result = json.loads(out.with_suffix(".json").read_text())
+    assert (result["tokenizer"], result["tokenize_workers"]) == ("nanotoken", 0)
+    rows = {r["precision"]: r for r in result["rows"]}
     assert set(rows) == {"fp32", "bf16", "int8"}
     for r in rows.values():
         assert r["documents"] == 24

@@ -1,13 +1,15 @@
 """The tokenize-ahead encoding pipeline (indexing/encoders/stream.py), on the CPU.
 
 The GPU runs the same code with three differences, each exercised here by name: batches padded
-to a multiple of 8 tokens, tokenizing processes, and pinned copies (only the last needs a GPU:
-torch's CPU build cannot pin memory).
+to a multiple of 8 tokens, tokenizing processes (for tokenizers nanotoken does not take), and
+pinned copies (only the last needs a GPU: torch's CPU build cannot pin memory).
 """
 
 from __future__ import annotations
 
 import copy
+import logging
+import random
 import threading
 
 import numpy as np
@@ -53,6 +55,64 @@ def test_token_ids_are_the_models_own(minilm):
     assert tok.ids([TEXTS[3]])[1][0] == 256  # truncated at the model's max_seq_length
 
 
+def _random_documents(count: int, seed: int) -> list[str]:
+    """Seeded documents mixing words, accents, CJK, emoji, digits, punctuation and whitespace."""
+    rng = random.Random(seed)
+    pieces = [
+        "tide", "moon", "Lucene", "naïve", "façade", "Ångström", "straße", "ΣΊΣΥΦΟΣ", "İ",
+        "日本語", "中文字", "한국", "👩‍👩‍👧", "🚀", "e\u0301", "ﬁ", "3.14", "$1,000", "(a)", "—",
+        "x" * 120, "[SEP]", "\u200b", "\x0b", "\u00a0", "dis-establish", "e-mail@x.org",
+    ]  # fmt: skip
+    spaces = [" ", "  ", "\t", "\n", "", " "]
+    return [
+        "".join(rng.choice(pieces) + rng.choice(spaces) for _ in range(rng.randint(0, 120)))
+        for _ in range(count)
+    ]
+
+
+def test_nanotoken_gives_the_tokenizers_ids(minilm):
+    """The default model tokenizes through nanotoken, with the same ids as the Rust tokenizers
+    on documents it was not checked on at load, whole and truncated."""
+    native = stream.fast_tokenizer(minilm.model)
+    plain = stream.fast_tokenizer(minilm.model, native=False)
+    assert native.native is not None and plain.native is None
+    docs = _random_documents(300, seed=7) + TEXTS
+    for limit in (256, 24, 5):
+        native.truncate_at(limit)
+        plain.truncate_at(limit)
+        (flat, lengths), (want_flat, want_lengths) = native.ids(docs), plain.ids(docs)
+        np.testing.assert_array_equal(lengths, want_lengths)
+        np.testing.assert_array_equal(flat, want_flat)
+        assert lengths.max() == limit  # the documents reach every limit tried
+
+
+def test_a_tokenizer_nanotoken_lacks_or_differs_on_stays_with_tokenizers(
+    minilm, monkeypatch, caplog
+):
+    import nanotoken
+    from tokenizers import Tokenizer, models
+
+    vocab = {"a": 0, "b": 1, "ab": 2, "[UNK]": 3}
+    bpe = Tokenizer(models.BPE(vocab, [("a", "b")], unk_token="[UNK]"))
+    assert stream.native_wordpiece(bpe) is None  # not WordPiece: nanotoken refuses it
+
+    class OffByOne:
+        def __init__(self, real):
+            self.real = real
+
+        def encode_batch(self, texts, **kwargs):
+            flat, offsets = self.real.encode_batch(texts, **kwargs)
+            return flat + 1, offsets
+
+    real = nanotoken.WordPieceTokenizer.from_json
+    monkeypatch.setattr(
+        nanotoken.WordPieceTokenizer, "from_json", lambda data: OffByOne(real(data))
+    )
+    with caplog.at_level(logging.WARNING, logger=stream.__name__):
+        assert stream.native_wordpiece(minilm.fast_tokenizer.tokenizer) is None
+    assert "differ" in caplog.text
+
+
 def test_batches_cover_every_text_longest_first_per_window(minilm):
     tok = minilm.fast_tokenizer
     batches = list(stream.token_batches(tok, TEXTS, batch_size=4, window=16))
@@ -83,7 +143,9 @@ def test_gpu_padding_to_a_multiple_of_8_changes_no_vector(minilm):
 
 
 def test_tokenizing_processes_give_the_same_batches_and_vectors(minilm):
-    pooled = HuggingFaceEncoder(EncoderSpec(), batch_size=4, device="cpu", tokenize_workers=2)
+    pooled = HuggingFaceEncoder(
+        EncoderSpec(), batch_size=4, device="cpu", tokenize_workers=2, native_tokenizer=False
+    )
     try:
         tok = pooled.fast_tokenizer
         assert tok.workers == 2
@@ -109,7 +171,9 @@ def test_tokenizing_processes_give_the_same_batches_and_vectors(minilm):
 
 
 def test_a_dead_tokenizing_process_fails_the_call_and_the_next_starts_anew(minilm):
-    pooled = HuggingFaceEncoder(EncoderSpec(), batch_size=4, device="cpu", tokenize_workers=2)
+    pooled = HuggingFaceEncoder(
+        EncoderSpec(), batch_size=4, device="cpu", tokenize_workers=2, native_tokenizer=False
+    )
     tok = pooled.fast_tokenizer
     try:
         texts = TEXTS * 20
