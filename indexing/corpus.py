@@ -38,6 +38,37 @@ class JsonlFields:
     vector: str | None = None
 
 
+def lone_surrogate(value: Any, where: str = "body") -> str | None:
+    """Where a parsed JSON value holds a string that is not valid Unicode, or None.
+
+    ``"\\ud800"`` is valid JSON, and ``json`` turns it into a ``str`` holding a lone UTF-16
+    surrogate, which no UTF-8 consumer takes: the tokenizers, Lucene's terms and stored fields
+    all fail on it, deep in a write or a search. Readers check their input with this first.
+    """
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            code = ord(value[exc.start])
+            return (
+                f"{where}: character {exc.start} is a lone surrogate (\\u{code:04x}); "
+                "JSON strings must be valid Unicode text"
+            )
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            inner = f"{where}.{key}" if where != "body" else str(key)
+            found = lone_surrogate(key, f"{where} key {key!r}") or lone_surrogate(item, inner)
+            if found:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            found = lone_surrogate(item, f"{where}[{i}]")
+            if found:
+                return found
+    return None
+
+
 @dataclass
 class ReadStats:
     """Counts kept while reading; ``skipped`` lists (line number, reason) of skipped lines."""
@@ -224,6 +255,13 @@ def read_corpus(
                         doc = _parse_pyserini(record)
                     else:
                         doc = _parse_jsonl(record, fields)
+                    # only an escape can make a surrogate: the line itself was strict UTF-8
+                    if "\\u" in line and (
+                        problem := lone_surrogate(doc.docid, "id")
+                        or lone_surrogate(doc.text, "text")
+                        or lone_surrogate(doc.metadata, "metadata")
+                    ):
+                        raise ValueError(problem)
             except (ValueError, TypeError) as exc:
                 reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
                 if not skip_malformed:

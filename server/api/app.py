@@ -41,7 +41,7 @@ from ..registry import (
 )
 from ..settings import ServerSettings
 from ..types import SearchParamError
-from .errors import LimitExceeded, Unauthorized
+from .errors import InvalidUnicode, LimitExceeded, Unauthorized
 from .metrics import Metrics
 from .routes import router
 
@@ -56,6 +56,7 @@ _STATUS: list[tuple[type[Exception], int, str]] = [
     (CollectionExists, 409, "conflict"),
     (InvalidName, 400, "invalid_name"),
     (SearchParamError, 422, "invalid_parameter"),
+    (InvalidUnicode, 422, "invalid_request"),
     (DocumentError, 422, "invalid_document"),
     (EncoderError, 422, "encoder_error"),
     (ManifestError, 400, "invalid_index"),

@@ -19,3 +19,7 @@ class Unauthorized(LuceneHybridError):
     def __init__(self, message: str, status: int = 401):
         super().__init__(message)
         self.status = status
+
+
+class InvalidUnicode(LuceneHybridError):
+    """A JSON string holds a lone UTF-16 surrogate: valid JSON, but not text (422)."""

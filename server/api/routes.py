@@ -21,8 +21,9 @@ from ..settings import ServerSettings
 from ..types import SearchParams
 from . import models as m
 from .errors import LimitExceeded, Unauthorized
+from .surrogates import SurrogateCheckedRoute
 
-router = APIRouter()
+router = APIRouter(route_class=SurrogateCheckedRoute)
 T = TypeVar("T")
 
 

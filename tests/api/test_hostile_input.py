@@ -250,6 +250,64 @@ def test_non_finite_numbers_anywhere_are_4xx(client, vecs):
     assert client.get(f"{C}/inf-k1").status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("path", "body", "where"),
+    [
+        (
+            "demo/documents",
+            {"documents": [{"id": "s1", "text": "lone \ud800"}]},
+            "documents[0].text",
+        ),
+        ("demo/documents", {"documents": [{"id": "s\udc00", "text": "ok"}]}, "documents[0].id"),
+        (
+            "hostile/documents",
+            {"documents": [{"id": "s2", "vector": [1, 0, 0, 0], "metadata": {"a": ["\udfff"]}}]},
+            "documents[0].metadata.a[0]",
+        ),
+        (
+            "hostile/documents",
+            {"documents": [{"id": "s3", "vector": [1, 0, 0, 0], "metadata": {"k\ud800": 1}}]},
+            "documents[0].metadata key",
+        ),
+        ("demo/search", {"query": "tides \ud800"}, "query"),
+        (
+            "demo/search",
+            {"query": "tides", "mode": "bm25", "filter": {"field": "a", "value": "\ud800"}},
+            "filter.value",
+        ),
+        (
+            "demo/search/batch",
+            {"searches": [{"query": "ok"}, {"query": "\udbff"}]},
+            "searches[1].query",
+        ),
+        ("demo/embed", {"texts": ["ok", "\ud800"]}, "texts[1]"),
+        ("demo/documents/get", {"ids": ["\ud800"]}, "ids[0]"),
+        ("demo/documents/delete", {"ids": ["\ud800"]}, "ids[0]"),
+    ],
+)
+def test_lone_surrogates_are_4xx_naming_where_and_write_nothing(client, vecs, path, body, where):
+    """A "\\ud800" escape is valid JSON but not text: tokenizers and Lucene fail on it (a 500
+    before)."""
+    name = path.split("/")[0]
+    before = client.get(f"{C}/{name}").json()["documents"]
+    raw = json.dumps(body)  # ensure_ascii: the lone surrogates travel as \ud800 escapes
+    r = client.post(f"{C}/{path}", content=raw, headers={"content-type": "application/json"})
+    assert is_json_error(r, 422), r.text
+    message = r.json()["error"]["message"]
+    assert message.startswith(where) and "lone surrogate" in message
+    assert client.get(f"{C}/{name}").json()["documents"] == before
+
+
+def test_an_escaped_surrogate_pair_is_text(client):
+    raw = json.dumps({"documents": [{"id": "pair", "text": "rocket \U0001f680 launch"}]})
+    assert "\\ud83d\\ude80" in raw
+    headers = {"content-type": "application/json"}
+    assert client.post(f"{C}/demo/documents", content=raw, headers=headers).status_code == 200
+    got = client.post(f"{C}/demo/documents/get", json={"ids": ["pair"]}).json()["documents"]
+    assert got[0]["text"] == "rocket \U0001f680 launch"
+    client.post(f"{C}/demo/documents/delete", json={"ids": ["pair"]})
+
+
 def test_routing_errors_are_json_with_allow(client):
     r = client.put(f"{C}/demo/documents/get")
     assert is_json_error(r, 405) and r.headers["allow"] == "POST"

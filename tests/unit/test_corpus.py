@@ -90,6 +90,27 @@ def test_malformed_lines_skipped_and_counted_when_asked(tmp_path):
     assert [line for line, _ in stats.skipped] == [2, 3]
 
 
+def test_a_lone_surrogate_escape_is_a_malformed_line_naming_the_field(tmp_path):
+    """A "\\ud800" escape is valid JSON but not text: the reader refuses it, where the encoder
+    and Lucene would fail mid-build; an escaped surrogate pair (an emoji) is text and passes."""
+    lines = [
+        json.dumps({"_id": "pair", "text": "rocket \U0001f680"}),  # json writes \ud83d\ude80
+        json.dumps({"_id": "a", "text": "lone \ud800 high"}),
+        json.dumps({"_id": "b", "text": "ok", "metadata": {"k": ["x", "\udc01"]}}),
+        json.dumps({"_id": "c\udfff", "text": "ok"}),
+    ]
+    assert "\\ud83d\\ude80" in lines[0]
+    path = write(tmp_path / "c.jsonl", lines)
+    with pytest.raises(CorpusError, match=r"c\.jsonl:2: .*text: character 5 is a lone surrogate"):
+        list(read_corpus(path))
+    stats = ReadStats()
+    docs = list(read_corpus(path, skip_malformed=True, stats=stats))
+    assert [d.docid for d in docs] == ["pair"] and docs[0].text == "rocket \U0001f680"
+    reasons = dict(stats.skipped)
+    assert sorted(reasons) == [2, 3, 4]
+    assert reasons[3].startswith("metadata.k[1]:") and reasons[4].startswith("id:")
+
+
 def test_msmarco_line_without_tab_is_malformed(tmp_path):
     path = write(tmp_path / "c.tsv", ["1\tfine", "no tab here"])
     with pytest.raises(CorpusError, match=r":2: malformed msmarco"):

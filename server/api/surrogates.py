@@ -1,0 +1,52 @@
+"""Refuse JSON bodies whose strings hold lone UTF-16 surrogates (see ``lone_surrogate``).
+
+The route class below checks every JSON body once, before FastAPI parses it for the endpoint,
+and answers 422 naming the string, so the failure is the client's to fix and nothing is
+half-done.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+
+from lucene_hybrid.indexing.corpus import lone_surrogate
+
+from .errors import InvalidUnicode
+
+# What can become a surrogate: a \uD800-\uDFFF escape, or its UTF-8-style bytes (``json.loads``
+# decodes bytes with "surrogatepass"). Pairs (escaped emoji) match too; they pass the walk.
+_MAYBE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
+
+
+class SurrogateCheckedRoute(APIRoute):
+    """An ``APIRoute`` that answers 422 (``InvalidUnicode``) for a body with a lone surrogate.
+
+    The body is read once and cached on the request, where FastAPI finds it; a body with no
+    backslash and no 0xED byte (nearly all) costs two byte scans, under a microsecond.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def checked(request: Request) -> Response:
+            if request.method in ("POST", "PUT", "PATCH"):
+                body = await request.body()
+                # memchr-fast byte tests first: the regex reads ~7 ns a byte, 60 us for a
+                # search body with a 384-d vector
+                if (b"\\" in body or b"\xed" in body) and _MAYBE.search(body):
+                    try:
+                        parsed = json.loads(body)
+                    except ValueError:
+                        parsed = None  # not JSON: FastAPI's own error says so
+                    problem = lone_surrogate(parsed)
+                    if problem:
+                        raise InvalidUnicode(problem)
+            return await handler(request)
+
+        return checked
