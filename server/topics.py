@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from lucene_hybrid.indexing.corpus import open_text
+from lucene_hybrid.indexing.corpus import lone_surrogate, open_text
 from lucene_hybrid.indexing.errors import CorpusError
 
 
@@ -31,6 +31,9 @@ def read_topics(path: str | Path) -> dict[str, str]:
                     raise CorpusError(
                         f'{path}:{lineno}: expected a BEIR query {{"_id", "text"}}'
                     ) from exc
+                problem = lone_surrogate(qid, "_id") or lone_surrogate(text, "text")
+                if problem:
+                    raise CorpusError(f"{path}:{lineno}: {problem}")
             else:
                 qid, sep, text = line.rstrip("\r\n").partition("\t")
                 if not sep:

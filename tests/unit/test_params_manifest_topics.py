@@ -82,6 +82,11 @@ def test_topics_tsv_gz_and_beir(tmp_path):
     bad.write_text("1\tok\nnotab\n")
     with pytest.raises(CorpusError, match=":2:"):
         read_topics(bad)
+    lone = tmp_path / "lone.jsonl"
+    lines = [{"_id": "q1", "text": "rocket \U0001f680"}, {"_id": "q2", "text": "x \udc00"}]
+    lone.write_text("".join(json.dumps(q) + "\n" for q in lines))  # \ud83d\ude80, \udc00
+    with pytest.raises(CorpusError, match=r":2: text: character 2 is a lone surrogate"):
+        read_topics(lone)
 
 
 def test_check_vectors():
