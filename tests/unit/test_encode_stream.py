@@ -113,6 +113,31 @@ def test_a_tokenizer_nanotoken_lacks_or_differs_on_stays_with_tokenizers(
     assert "differ" in caplog.text
 
 
+def test_a_servers_tokenizing_threads_stay_small_under_distinct_words(minilm):
+    """nanotoken caches words per thread (up to ~130 MiB each by default); a server's search
+    threads fed distinct words must not grow toward that (4 threads: +353 MB uncapped)."""
+
+    def rss_mb() -> float:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * 4096 / 2**20
+
+    tok = minilm.fast_tokenizer
+    before = rss_mb()
+
+    def distinct_queries(seed: int) -> None:
+        rng = random.Random(seed)
+        for _ in range(3000):
+            words = ("".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=7)) for _ in range(200))
+            tok.ids([" ".join(words)])
+
+    threads = [threading.Thread(target=distinct_queries, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert rss_mb() - before < 100
+
+
 def test_batches_cover_every_text_longest_first_per_window(minilm):
     tok = minilm.fast_tokenizer
     batches = list(stream.token_batches(tok, TEXTS, batch_size=4, window=16))
