@@ -10,7 +10,7 @@ device and runs the model, so tokenization and the forward overlap.
 
 The tokenizer is ``nanotoken``'s WordPiece when the model's tokenizer is one it implements
 (BERT, MiniLM, BGE, E5 ...) and it gives the same ids as the model's own on a probe set at
-load: one core tokenizes ~250,000-500,000 MS MARCO passages/s that way, against ~7,000 for the
+load: one core tokenizes 100,000-500,000 MS MARCO passages/s that way, against ~7,000 for the
 Rust ``tokenizers`` (its per-token ``Encoding`` objects), so one process feeds any GPU. Other
 tokenizers go through ``tokenizers``, spread over processes on a GPU (``FastTokenizer.workers``),
 since in one process its GIL-held parts compete with the model's own Python.
