@@ -76,7 +76,8 @@ def test_nanotoken_gives_the_tokenizers_ids(minilm):
     native = stream.fast_tokenizer(minilm.model)
     plain = stream.fast_tokenizer(minilm.model, native=False)
     assert native.native is not None and plain.native is None
-    docs = _random_documents(300, seed=7) + TEXTS
+    docs = _random_documents(1100, seed=7) + TEXTS
+    assert len(docs) >= stream.NATIVE_PARALLEL  # nanotoken's threads, not just the caller's
     for limit in (256, 24, 5):
         native.truncate_at(limit)
         plain.truncate_at(limit)
