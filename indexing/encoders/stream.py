@@ -26,7 +26,7 @@ import os
 import queue
 import threading
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -306,17 +306,22 @@ def token_batches(
         spans.append((start, min(start + size, len(texts))))
         start, size = start + size, min(window, 2 * size)
     for (start, _), (flat, lengths) in zip(spans, tok.ids_per_span(texts, spans), strict=True):
-        offsets = np.cumsum(lengths) - lengths
         order = np.argsort(-lengths, kind="stable")
+        # The window's ids rearranged longest text first in one gather, so that each batch's
+        # ids are one slice: no per-text Python while the model's thread may want the GIL.
+        lens_sorted = lengths[order]
+        ends = np.cumsum(lens_sorted)
+        starts = ends - lens_sorted
+        shift = (np.cumsum(lengths) - lengths)[order] - starts
+        ordered = flat[np.repeat(shift, lens_sorted) + np.arange(ends[-1] if len(ends) else 0)]
         for b in range(0, len(order), batch_size):
-            chosen = order[b : b + batch_size]
-            lens = lengths[chosen]
+            lens = lens_sorted[b : b + batch_size]
             width = -(-int(lens[0]) // multiple) * multiple
             mask = np.arange(width) < lens[:, None]
-            rows = [flat[o : o + n] for o, n in zip(offsets[chosen], lens, strict=True)]
             input_ids = np.full(mask.shape, tok.pad_id, dtype=np.int64)
-            input_ids[mask] = np.concatenate(rows)  # row-major: each row's ids, then padding
-            yield Batch(chosen + start, input_ids, mask.astype(np.int64))
+            # row-major: each row's ids, then its padding
+            input_ids[mask] = ordered[starts[b] : ends[b + len(lens) - 1]]
+            yield Batch(order[b : b + batch_size] + start, input_ids, mask.astype(np.int64))
 
 
 def pinned(batches: Iterable[Batch]) -> Iterator[Batch]:
@@ -328,7 +333,7 @@ def pinned(batches: Iterable[Batch]) -> Iterator[Batch]:
         yield Batch(b.positions, ids, torch.from_numpy(b.attention_mask).pin_memory())
 
 
-def prefetch(items: Iterable[Any], depth: int) -> Iterator[Any]:
+def prefetch(items: Iterable[Any], depth: int, name: str = "tokenize-ahead") -> Generator[Any]:
     """``items`` produced in a background thread, up to ``depth`` ahead of the consumer.
 
     An exception in the producer is raised in the consumer; a consumer that stops early
@@ -356,7 +361,7 @@ def prefetch(items: Iterable[Any], depth: int) -> Iterator[Any]:
             return
         put(("done", None))
 
-    thread = threading.Thread(target=produce, name="tokenize-ahead", daemon=True)
+    thread = threading.Thread(target=produce, name=name, daemon=True)
     thread.start()
     try:
         while True:
