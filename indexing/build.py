@@ -17,7 +17,9 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version as pkg_version
@@ -30,7 +32,7 @@ from tqdm import tqdm
 from . import lucene_writer
 from .corpus import CorpusFormat, Document, JsonlFields, ReadStats, read_corpus
 from .encoders import Encoder, EncoderSpec, check_vectors, load_encoder
-from .encoders.stream import WINDOW_BATCHES
+from .encoders.stream import WINDOW_BATCHES, prefetch
 from .errors import EncoderError, IndexBuildError, LuceneHybridError
 from .lucene_store import LuceneStore
 from .manifest import BM25_DIR, HNSW_DIR, Bm25Settings, HnswSettings, Manifest, write_manifest
@@ -79,6 +81,7 @@ class _ShardWriter:
         self.folder = folder
         self.stem = stem
         self.count = 0
+        self.longest = 0  # characters in the longest line (its UTF-8 bytes are at most 4x)
         self._fh: IO[str] | None = None
         folder.mkdir(parents=True, exist_ok=True)
 
@@ -91,6 +94,7 @@ class _ShardWriter:
         self._fh.write(line)
         self._fh.write("\n")
         self.count += 1
+        self.longest = max(self.longest, len(line))
 
     def close(self) -> None:
         if self._fh is not None:
@@ -154,11 +158,11 @@ class VectorShards:
 
 def _stage_documents(
     docs: Iterable[Document], out: Path, opts: BuildOptions, dim: int | None
-) -> tuple[int, int]:
+) -> tuple[int, int, int]:
     """Write the JsonCollection shards (and caller vectors, when precomputed).
 
     Returns:
-        (documents written, documents with metadata).
+        (documents written, documents with metadata, characters in the longest line).
     """
     writer = _ShardWriter(out / "docs", "docs")
     vec_writer = VectorShards(out / "vectors", "vectors") if dim is not None else None
@@ -194,47 +198,81 @@ def _stage_documents(
     writer.close()
     if vec_writer is not None:
         vec_writer.close()
-    return writer.count, with_metadata
+    return writer.count, with_metadata, writer.longest
 
 
-def _read_staged(folder: Path) -> Iterator[tuple[str, str]]:
-    for shard in sorted(folder.glob("*.jsonl.gz")):
-        with gzip.open(shard, "rt", encoding="utf-8") as fh:
-            for line in fh:
-                record = json.loads(line)
-                yield record["id"], record["contents"]
+def _read_staged(folder: Path, longest: int) -> Iterator[tuple[str, str]]:
+    """(docid, text) of the staged documents, parsed by Arrow with the GIL released.
 
-
-def encode_to_shards(
-    docs: Iterable[tuple[str, str]], encoder: Encoder, writer: VectorShards, bar: tqdm
-) -> None:
-    """Embed (docid, text) pairs a window at a time and write their vectors.
-
-    A window is ENCODE_WINDOW documents, or WINDOW_BATCHES of the encoder's batches if more (a GPU's
-    batches are large, and its pipeline needs several of them in flight).
+    ``json.loads`` per line held the GIL ~6 us a document, as long as a GPU's forward of it
+    (issue #6); Arrow's parser leaves the GIL to the encoder's threads. Its blocks must hold
+    the longest line (``longest`` characters: at most 4x as many UTF-8 bytes).
     """
-    size = max(ENCODE_WINDOW, WINDOW_BATCHES * int(getattr(encoder, "batch_size", 0) or 0))
+    import pyarrow as pa
+    import pyarrow.json as pj
+
+    block = min(max(1 << 20, 4 * longest + 1), 2**31 - 1)
+    schema = pa.schema([("id", pa.string()), ("contents", pa.string())])
+    parse = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+    for shard in sorted(folder.glob("*.jsonl.gz")):
+        reader = pj.open_json(
+            shard, read_options=pj.ReadOptions(block_size=block), parse_options=parse
+        )
+        for batch in reader:
+            yield from zip(batch.column(0).to_pylist(), batch.column(1).to_pylist(), strict=True)
+
+
+def _windows(docs: Iterable[tuple[str, str]], size: int) -> Generator[list[tuple[str, str]]]:
     window: list[tuple[str, str]] = []
-
-    def flush() -> None:
-        vectors = encoder.encode_documents([text for _, text in window])
-        writer.write([docid for docid, _ in window], vectors)
-        bar.update(len(window))
-        window.clear()
-
     for item in docs:
         window.append(item)
         if len(window) >= size:
-            flush()
+            yield window
+            window = []
     if window:
-        flush()
+        yield window
 
 
-def _encode_staged(staging: Path, encoder: Encoder, total: int, opts: BuildOptions) -> None:
+def encode_to_shards(
+    docs: Iterable[tuple[str, str]],
+    encoder: Encoder,
+    writer: VectorShards,
+    bar: tqdm,
+    *,
+    read_ahead: bool = False,
+) -> None:
+    """Embed (docid, text) pairs a window at a time and write their vectors.
+
+    A window is ENCODE_WINDOW documents, or WINDOW_BATCHES of the encoder's batches if more (a
+    GPU's batches are large, and its pipeline needs several of them in flight). A window's
+    vectors are written in a background thread while the next window is encoded, and with
+    ``read_ahead`` the next window is read in another (``docs`` must then be safe to iterate
+    off the calling thread: not a JVM's), so a GPU does not wait on either between windows.
+    """
+    size = max(ENCODE_WINDOW, WINDOW_BATCHES * int(getattr(encoder, "batch_size", 0) or 0))
+    windows = _windows(docs, size)
+    if read_ahead:
+        windows = prefetch(windows, depth=1, name="read-ahead")
+    writing: Future[None] | None = None
+    with closing(windows), ThreadPoolExecutor(1, thread_name_prefix="vector-shards") as pool:
+        for window in windows:
+            vectors = encoder.encode_documents([text for _, text in window])
+            if writing is not None:
+                writing.result()  # the previous window's write, and any error it raised
+            writing = pool.submit(writer.write, [docid for docid, _ in window], vectors)
+            bar.update(len(window))
+        if writing is not None:
+            writing.result()
+
+
+def _encode_staged(
+    staging: Path, encoder: Encoder, total: int, longest: int, opts: BuildOptions
+) -> None:
     """Embed the staged documents in windows and write the vector shards."""
     writer = VectorShards(staging / "vectors", "vectors")
     with _bar(total, "encode", opts.progress) as bar:
-        encode_to_shards(_read_staged(staging / "docs"), encoder, writer, bar)
+        docs = _read_staged(staging / "docs", longest)
+        encode_to_shards(docs, encoder, writer, bar, read_ahead=True)
     writer.close()
 
 
@@ -365,7 +403,9 @@ def _build(
     docs = read_corpus(
         opts.corpus, opts.fmt, fields=opts.fields, skip_malformed=opts.skip_malformed, stats=stats
     )
-    n_docs, n_meta = _stage_documents(docs, staging, opts, encoder.dim if precomputed else None)
+    n_docs, n_meta, longest = _stage_documents(
+        docs, staging, opts, encoder.dim if precomputed else None
+    )
     read_s = time.perf_counter() - t0
     if n_docs == 0:
         raise IndexBuildError(f"{opts.corpus}: no documents to index")
@@ -384,11 +424,14 @@ def _build(
         results,
     )
     t0 = time.perf_counter()
-    if not precomputed:
-        # Encoding (torch) and BM25 indexing (Java threads) overlap: the GIL is released in both.
-        _encode_staged(staging, encoder, n_docs, opts)
-    encode_s = time.perf_counter() - t0
-    bm25_thread.join()
+    try:
+        if not precomputed:
+            # Encoding (torch) and BM25 indexing (Java threads) overlap: both release the GIL.
+            _encode_staged(staging, encoder, n_docs, longest, opts)
+        encode_s = time.perf_counter() - t0
+    finally:
+        # Also after a failed encoding: nothing may write into tmp once the caller removes it.
+        bm25_thread.join()
     bm25_bar.close()
     bm25 = results["bm25"]
     if isinstance(bm25, BaseException):

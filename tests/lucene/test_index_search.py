@@ -233,3 +233,71 @@ def test_metadata_backfill_leaves_bm25_scores_unchanged(tmp_path, demo_corpus):
     assert {h.docid for h in filtered} == science and science
     for s in searchers:
         s.close()
+
+
+def test_every_vector_is_its_own_documents_text(tmp_path, minilm):
+    """Encoding reads the staged documents back (parsed by Arrow, the next window read and the
+    last window's vectors written in other threads): each vector must still be its own
+    document's text. Three windows, a document longer than two of Arrow's default 1 MiB
+    blocks, text that JSON escapes, and metadata of mixed types beside it."""
+    rng = np.random.default_rng(3)
+
+    def words(n: int) -> str:
+        return " ".join("".join(rng.choice(list("abcdefghijklmnoprstuvy"), 6)) for _ in range(n))
+
+    texts = {f"f{i}": words(12) for i in range(1100)}
+    texts["long"] = "glacier " + words(450_000)  # ~3 MB on one staged line
+    texts["escapes"] = 'a "quote" \\ tab\t newline\n nul\x00 bell\x07 sep\u2028 🚀 日本語 ünï'
+    corpus = tmp_path / "c.jsonl"
+    with open(corpus, "w", encoding="utf-8") as fh:
+        for i, (docid, text) in enumerate(texts.items()):
+            extra = {"n": i, "tags": ["x", None, 1.5], "nested": {"k": [{}]}} if i % 3 else {}
+            fh.write(json.dumps({"id": docid, "text": text, **extra}, ensure_ascii=False) + "\n")
+    build_index(BuildOptions(corpus=corpus, index=tmp_path / "idx", progress=False), minilm)
+    s = open_index(tmp_path / "idx", encoder=minilm)
+    try:
+        checked = ["long", "escapes", *(f"f{i}" for i in range(0, 1100, 37))]
+        want = minilm.encode_documents([texts[d] for d in checked])
+        for docid, vector in zip(checked, want, strict=True):
+            params = SearchParams(mode="dense", k=2, fetch_docs=False)
+            hits = s.search(None, params, vector=vector.tolist())
+            assert hits[0].docid == docid
+            assert hits[0].score == pytest.approx(1.0, abs=1e-4)  # (1 + dot) / 2
+            assert hits[1].score < 0.99
+    finally:
+        s.close()
+
+
+class _BreaksOnSecondWindow:
+    """The real encoder, failing part-way through a build (out of memory, a driver error...)."""
+
+    def __init__(self, inner):
+        self.inner, self.spec, self.calls = inner, inner.spec, 0
+
+    name = property(lambda self: self.inner.name)
+    dim = property(lambda self: self.inner.dim)
+    batch_size = property(lambda self: self.inner.batch_size)
+
+    def encode_documents(self, texts):
+        self.calls += 1
+        if self.calls == 2:
+            raise RuntimeError("simulated failure while encoding")
+        return self.inner.encode_documents(texts)
+
+
+def test_encoder_failure_mid_build_stops_its_threads_and_leaves_nothing(tmp_path, minilm):
+    import threading
+
+    corpus = tmp_path / "c.jsonl"
+    with open(corpus, "w") as fh:
+        for i in range(1500):  # three windows of 512
+            fh.write(json.dumps({"id": f"d{i}", "text": f"document number {i}"}) + "\n")
+    encoder = _BreaksOnSecondWindow(minilm)
+    with pytest.raises(RuntimeError, match="simulated"):
+        build_index(BuildOptions(corpus=corpus, index=tmp_path / "idx", progress=False), encoder)
+    assert encoder.calls == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.jsonl"]
+    left = {t.name for t in threading.enumerate()}
+    assert not {
+        n for n in left if n.startswith(("read-ahead", "tokenize-ahead", "vector-shards"))
+    }, left
