@@ -215,3 +215,30 @@ def test_bench_encode_refuses_an_empty_run(demo_corpus, capsys):
     rc = main(["bench", "encode", "--corpus", str(demo_corpus), "--repeat", "0"])
     assert rc == 2
     assert "no text to encode" in capsys.readouterr().err
+
+
+def test_gpu_simulation_script_reports_both_shares(tmp_path):
+    """scripts/simulate_gpu_encode.py drives the real tokenizer, reader and writer around a
+    stand-in forward: it must run to the end and report a share in (0, 100 %] for each path."""
+    import re
+    import subprocess
+    import sys
+
+    collection = tmp_path / "collection.tsv"
+    rng = np.random.default_rng(5)
+    with open(collection, "w", encoding="utf-8") as fh:
+        for i in range(700):
+            words = " ".join("".join(rng.choice(list("abcdefgh"), 5)) for _ in range(30))
+            fh.write(f"p{i}\t{words}\n")
+    script = Path(__file__).resolve().parents[2] / "scripts" / "simulate_gpu_encode.py"
+    done = subprocess.run(
+        [sys.executable, str(script), str(collection), "--forward", "200000"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    shares = re.findall(r"(\d+)% of the forward", done.stdout)
+    assert len(shares) == 2, done.stdout
+    assert all(0 < int(s) <= 100 for s in shares), done.stdout
+    assert "(2,800 passages)" in done.stdout  # every passage, four times over
