@@ -243,13 +243,15 @@ def encode_to_shards(
 ) -> None:
     """Embed (docid, text) pairs a window at a time and write their vectors.
 
-    A window is ENCODE_WINDOW documents, or WINDOW_BATCHES of the encoder's batches if more (a
-    GPU's batches are large, and its pipeline needs several of them in flight). A window's
-    vectors are written in a background thread while the next window is encoded, and with
-    ``read_ahead`` the next window is read in another (``docs`` must then be safe to iterate
-    off the calling thread: not a JVM's), so a GPU does not wait on either between windows.
+    A window is the encoder's ``call_size`` texts where it has one (a local model's: on a GPU
+    many large batches), else WINDOW_BATCHES of its batches (an API's requests); ENCODE_WINDOW
+    at least. A window's vectors are written in a background thread while the next window is
+    encoded, and with ``read_ahead`` the next window is read in another (``docs`` must then be
+    safe to iterate off the calling thread: not a JVM's), so a GPU does not wait on either.
     """
-    size = max(ENCODE_WINDOW, WINDOW_BATCHES * int(getattr(encoder, "batch_size", 0) or 0))
+    size = int(getattr(encoder, "call_size", 0) or 0)
+    size = size or WINDOW_BATCHES * int(getattr(encoder, "batch_size", 0) or 0)
+    size = max(ENCODE_WINDOW, size)
     windows = _windows(docs, size)
     if read_ahead:
         windows = prefetch(windows, depth=1, name="read-ahead")

@@ -160,6 +160,14 @@ class HuggingFaceEncoder:
         return self._fast
 
     @property
+    def call_size(self) -> int:
+        """Texts per ``encode_documents`` call that fill the pipeline's tokenizing windows: an
+        index build's calls. Each call ends in a copy back that drains a GPU, so on a GPU they
+        are large (GPU_WINDOW_BATCHES batches)."""
+        on_gpu = self.device.startswith("cuda")
+        return (stream.GPU_WINDOW_BATCHES if on_gpu else stream.WINDOW_BATCHES) * self.batch_size
+
+    @property
     def model(self) -> Any:
         """The underlying ``SentenceTransformer`` (for fine-tuning)."""
         return self._model
