@@ -45,10 +45,7 @@ class StandInGPU:
         self.call_size = stream.GPU_WINDOW_BATCHES * GPU_BATCH  # as HuggingFaceEncoder's on a GPU
 
     def encode_documents(self, texts: list[str]) -> np.ndarray:
-        window = self.batch_size * stream.GPU_WINDOW_BATCHES
-        batches = stream.token_batches(self.tok, texts, self.batch_size, window, multiple=8)
-        if len(texts) > self.batch_size:  # as stream.encode does
-            batches = stream.prefetch(batches, depth=2 * stream.WINDOW_BATCHES)
+        batches = stream.pipeline_batches(self.tok, texts, self.batch_size, gpu=True)
         free_at, queued = time.perf_counter(), list[float]()
         for b in batches:
             end = time.perf_counter() + self.launch

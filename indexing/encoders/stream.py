@@ -392,6 +392,33 @@ def features(tok: FastTokenizer, batch: Batch, device: str) -> dict[str, Any]:
     return out
 
 
+def pipeline_batches(
+    tok: FastTokenizer, texts: Sequence[str], batch_size: int, *, gpu: bool, pin: bool = False
+) -> Iterable[Batch]:
+    """The batches ``encode`` runs for ``texts``, tokenized ahead in a thread when there are
+    several; with ``gpu``, in a GPU's windows and padded to its multiple, and with ``pin`` in
+    page-locked memory. Each batch's positions index ``texts``."""
+    window = batch_size * (GPU_WINDOW_BATCHES if gpu else WINDOW_BATCHES)
+    # Longest texts (in characters) first, so each window holds texts of similar length and its
+    # batches, sorted again by tokens, pad little even where windows are small (the ramp, a
+    # CPU's 512 texts): 40,000 MS MARCO passages padded to 1.036x the tokens of one global sort
+    # in a CPU's windows (1.089x as given), 1.065x in a GPU's (1.107x).
+    by_length = np.argsort(
+        -np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)), kind="stable"
+    )
+    multiple = GPU_MULTIPLE if gpu else 1
+    ordered = [texts[i] for i in by_length]
+    batches: Iterable[Batch] = (
+        Batch(by_length[b.positions], b.input_ids, b.attention_mask)
+        for b in token_batches(tok, ordered, batch_size, window, multiple=multiple)
+    )
+    if pin:
+        batches = pinned(batches)
+    if len(texts) > batch_size:
+        batches = prefetch(batches, depth=2 * WINDOW_BATCHES)
+    return batches
+
+
 def encode(
     model: Any,
     tok: FastTokenizer,
@@ -402,7 +429,7 @@ def encode(
     normalize: bool = False,
 ) -> np.ndarray:
     """Sentence embeddings of ``texts`` (float32, input order, L2-normalized with
-    ``normalize``), tokenizing ahead of the model.
+    ``normalize``), tokenizing ahead of the model (``pipeline_batches``).
 
     Each batch's vectors go straight to their rows of one float32 matrix on the device, which
     is normalized there and copied back once: after the last forward the calling thread has
@@ -414,32 +441,13 @@ def encode(
 
     tok.truncate_at(model.max_seq_length)
     on_gpu = device.startswith("cuda")
-    window = batch_size * (GPU_WINDOW_BATCHES if on_gpu else WINDOW_BATCHES)
-    # Longest texts (in characters) first, so each window holds texts of similar length and its
-    # batches, sorted again by tokens, pad little even where windows are small (the ramp, a
-    # CPU's 512 texts): 40,000 MS MARCO passages padded to 1.036x the tokens of one global sort
-    # in a CPU's windows (1.089x as given), 1.065x in a GPU's (1.107x).
-    by_length = np.argsort(
-        -np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)), kind="stable"
-    )
-    batches: Iterable[Batch] = token_batches(
-        tok,
-        [texts[i] for i in by_length],
-        batch_size,
-        window,
-        multiple=GPU_MULTIPLE if on_gpu else 1,
-    )
-    if on_gpu:
-        batches = pinned(batches)
-    if len(texts) > batch_size:
-        batches = prefetch(batches, depth=2 * WINDOW_BATCHES)
     out = None
     with torch.inference_mode():
-        for batch in batches:
+        for batch in pipeline_batches(tok, texts, batch_size, gpu=on_gpu, pin=on_gpu):
             vectors = model(features(tok, batch, device))["sentence_embedding"]
             if out is None:
                 out = vectors.new_empty((len(texts), vectors.shape[1]), dtype=torch.float32)
-            rows = torch.as_tensor(by_length[batch.positions]).to(out.device, non_blocking=True)
+            rows = torch.as_tensor(batch.positions).to(out.device, non_blocking=True)
             out.index_copy_(0, rows, vectors.float())
         if out is None:
             return np.zeros((0, 0), dtype=np.float32)
