@@ -3,10 +3,11 @@
 sentence-transformers' ``encode()`` tokenizes each batch through ``transformers`` (Python
 objects per text, padding and tensor conversion under the GIL) and only then runs the model, so
 on a GPU the model waits on the tokenizer: on an H100 ``encode()`` kept ~15 % of the forward's
-speed (issue #6). Here a producer thread tokenizes a window of texts at a time; each window is
-sorted by token count and cut into batches, padded with numpy in one scatter and, on a GPU,
-pinned so the copy to the device is asynchronous. The calling thread only moves batches to the
-device and runs the model, so tokenization and the forward overlap.
+speed (issue #6). Here the texts are ordered by length and a producer thread tokenizes a window
+of them at a time; each window is sorted by token count and cut into batches, padded with numpy
+in one scatter and, on a GPU, pinned so the copy to the device is asynchronous. The calling
+thread only moves batches to the device, runs the model and places each batch's vectors, so
+tokenization and the forward overlap.
 
 The tokenizer is ``nanotoken``'s WordPiece when the model's tokenizer is one it implements
 (BERT, MiniLM, BGE, E5 ...) and it gives the same ids as the model's own on a probe set at
