@@ -168,6 +168,23 @@ def test_gpu_padding_to_a_multiple_of_8_changes_no_vector(minilm):
     np.testing.assert_allclose(out, minilm.encode_documents(TEXTS), atol=2e-6)
 
 
+def test_the_gpu_batch_plan_gives_the_same_vectors(minilm):
+    """What encode() runs on a GPU, run here on the CPU: texts ordered by length, a GPU's
+    windows, widths a multiple of 8, then each batch's vectors placed by its positions."""
+    tok = minilm.fast_tokenizer
+    texts = TEXTS + [TEXTS[2][: 7 * i] for i in range(1, 40)]  # many distinct lengths
+    out = np.zeros((len(texts), 384), dtype=np.float32)
+    seen: list[int] = []
+    with torch.inference_mode():
+        for b in stream.pipeline_batches(tok, texts, 4, gpu=True):
+            assert b.input_ids.shape[1] % stream.GPU_MULTIPLE == 0
+            seen.extend(b.positions.tolist())
+            features = stream.features(tok, b, "cpu")
+            out[b.positions] = minilm.model(features)["sentence_embedding"].numpy()
+    assert sorted(seen) == list(range(len(texts)))  # every text once
+    np.testing.assert_allclose(out, minilm.encode_documents(texts), atol=2e-6)
+
+
 def test_tokenizing_processes_give_the_same_batches_and_vectors(minilm):
     pooled = HuggingFaceEncoder(
         EncoderSpec(), batch_size=4, device="cpu", tokenize_workers=2, native_tokenizer=False
