@@ -42,7 +42,7 @@ class StandInGPU:
     def __init__(self, tok: stream.FastTokenizer, token_s: float, launch_ms: float, ahead: int):
         self.tok, self.token_s, self.launch, self.ahead = tok, token_s, launch_ms / 1e3, ahead
         self.batch_size, self.dim = GPU_BATCH, 384
-        self.call_size = stream.GPU_WINDOW_BATCHES * GPU_BATCH  # as HuggingFaceEncoder's on a GPU
+        self.call_size = stream.window_size(GPU_BATCH, gpu=True)  # as HuggingFaceEncoder's
 
     def encode_documents(self, texts: list[str]) -> np.ndarray:
         batches = stream.pipeline_batches(self.tok, texts, self.batch_size, gpu=True)
@@ -63,7 +63,9 @@ class StandInGPU:
 def seconds_per_token(tok: stream.FastTokenizer, texts: list[str], forward: float) -> float:
     """The stand-in's time per padded token: ``texts`` in batches over one global length sort
     (``bench encode``'s forward-only measure) take len(texts) / forward seconds."""
-    batches = stream.token_batches(tok, texts, GPU_BATCH, len(texts), ramp=False, multiple=8)
+    batches = stream.token_batches(
+        tok, texts, GPU_BATCH, len(texts), ramp=False, multiple=stream.GPU_MULTIPLE
+    )
     return len(texts) / forward / sum(b.input_ids.size for b in batches)
 
 

@@ -89,14 +89,15 @@ def forward_docs_per_s(encoder: HuggingFaceEncoder, texts: Sequence[str]) -> flo
 
 
 def tokenize_docs_per_s(encoder: HuggingFaceEncoder, texts: Sequence[str]) -> float | None:
-    """Documents/s of the pipeline's tokenizing producer alone, in the pipeline's windows."""
+    """Documents/s of the pipeline's tokenizing producer alone: the batches ``encode`` runs
+    on this device (its windows, length order and padding), unpinned."""
     tok = encoder.fast_tokenizer
     if tok is None:
         return None
     inputs = [encoder.spec.passage_prefix + t for t in texts]
-    size = encoder.batch_size
+    gpu = encoder.device.startswith("cuda")
     t0 = time.perf_counter()
-    for _ in stream.token_batches(tok, inputs, size, window=size * stream.WINDOW_BATCHES):
+    for _ in stream.pipeline_batches(tok, inputs, encoder.batch_size, gpu=gpu):
         pass
     return len(texts) / (time.perf_counter() - t0)
 

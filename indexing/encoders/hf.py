@@ -164,8 +164,7 @@ class HuggingFaceEncoder:
         """Texts per ``encode_documents`` call that fill the pipeline's tokenizing windows: an
         index build's calls. Each call ends in a copy back that drains a GPU, so on a GPU they
         are large (GPU_WINDOW_BATCHES batches)."""
-        on_gpu = self.device.startswith("cuda")
-        return (stream.GPU_WINDOW_BATCHES if on_gpu else stream.WINDOW_BATCHES) * self.batch_size
+        return stream.window_size(self.batch_size, gpu=self.device.startswith("cuda"))
 
     @property
     def model(self) -> Any:

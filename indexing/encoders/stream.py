@@ -412,13 +412,19 @@ class _InOrder(Sequence[str]):
         return self.texts[self.order[i]]
 
 
+def window_size(batch_size: int, *, gpu: bool) -> int:
+    """Texts tokenized and length-sorted together by ``pipeline_batches`` (also the texts per
+    call that fill its windows)."""
+    return batch_size * (GPU_WINDOW_BATCHES if gpu else WINDOW_BATCHES)
+
+
 def pipeline_batches(
     tok: FastTokenizer, texts: Sequence[str], batch_size: int, *, gpu: bool, pin: bool = False
 ) -> Iterable[Batch]:
     """The batches ``encode`` runs for ``texts``, tokenized ahead in a thread when there are
     several; with ``gpu``, in a GPU's windows and padded to its multiple, and with ``pin`` in
     page-locked memory. Each batch's positions index ``texts``."""
-    window = batch_size * (GPU_WINDOW_BATCHES if gpu else WINDOW_BATCHES)
+    window = window_size(batch_size, gpu=gpu)
     # Texts in order of length (characters), so each window holds texts of similar length and
     # its batches, sorted again by tokens, pad little even where windows are small (the ramp, a
     # CPU's 512 texts): 40,000 MS MARCO passages padded to 1.036x the tokens of one global sort
