@@ -91,6 +91,13 @@ class HuggingFaceEncoder:
             self._model, workers=tokenize_workers, native=native_tokenizer
         )
         model = self._model
+        # On a GPU the forward takes a 4-D mask where that gives the same embeddings, so it
+        # never waits for the GPU (stream.forward).
+        self._mask_4d = bool(
+            on_gpu
+            and self._fast is not None
+            and stream.mask_4d_agrees(model, self._fast, self.device)
+        )
         get_dim = getattr(model, "get_embedding_dimension", None)
         get_dim = get_dim or model.get_sentence_embedding_dimension
         dim = get_dim()
@@ -167,6 +174,11 @@ class HuggingFaceEncoder:
         return stream.window_size(self.batch_size, gpu=self.device.startswith("cuda"))
 
     @property
+    def mask_4d(self) -> bool:
+        """Whether batches reach the model with a 4-D attention mask (``stream.forward``)."""
+        return self._mask_4d
+
+    @property
     def model(self) -> Any:
         """The underlying ``SentenceTransformer`` (for fine-tuning)."""
         return self._model
@@ -193,6 +205,7 @@ class HuggingFaceEncoder:
                     batch_size=self.batch_size,
                     device=self.device,
                     normalize=self.spec.normalize,
+                    mask_4d=self._mask_4d,
                 )
             out = self._model.encode(
                 inputs,

@@ -282,7 +282,7 @@ def fast_tokenizer(model: Any, workers: int = 0, native: bool = True) -> FastTok
 class Batch:
     """One padded batch: the texts' positions in the input, ids and mask (batch × longest).
 
-    Ids and mask are int64 numpy arrays, or pinned CPU tensors once ``pinned`` has run.
+    All three are int64 numpy arrays, or pinned CPU tensors once ``pinned`` has run.
     """
 
     positions: np.ndarray
@@ -330,12 +330,15 @@ def token_batches(
 
 
 def pinned(batches: Iterable[Batch]) -> Iterator[Batch]:
-    """The batches as page-locked tensors, so a copy to the GPU need not wait for it."""
+    """The batches as page-locked tensors, so a copy to the GPU need not wait for it (a copy
+    from pageable memory waits for the GPU's queue first: every batch's forward would)."""
     import torch
 
+    def pin(a: np.ndarray) -> Any:
+        return torch.from_numpy(a).pin_memory()
+
     for b in batches:
-        ids = torch.from_numpy(b.input_ids).pin_memory()
-        yield Batch(b.positions, ids, torch.from_numpy(b.attention_mask).pin_memory())
+        yield Batch(pin(b.positions), pin(b.input_ids), pin(b.attention_mask))
 
 
 def prefetch(items: Iterable[Any], depth: int, name: str = "tokenize-ahead") -> Generator[Any]:
@@ -391,6 +394,52 @@ def features(tok: FastTokenizer, batch: Batch, device: str) -> dict[str, Any]:
     if tok.token_types:
         out["token_type_ids"] = torch.zeros_like(out["input_ids"])
     return out
+
+
+def forward(model: Any, feats: dict[str, Any], mask_4d: bool = False) -> dict[str, Any]:
+    """The model over one batch's features. With ``mask_4d`` (see ``mask_4d_agrees``) the
+    first module's Hugging Face model is handed the attention mask as a (batch, 1, 1, length)
+    boolean tensor, which it takes as the finished SDPA mask, while later modules (pooling)
+    read the 2-D one. Given the 2-D mask, transformers asks ``padding_mask.all()`` in a Python
+    ``if`` to skip the mask where nothing is padded: on a GPU a wait for every kernel queued
+    before it, so each forward started only once the one before had ended and the GPU idled
+    while Python launched the next."""
+    if not mask_4d:
+        return model(feats)  # type: ignore[no-any-return]
+    first, *rest = model.children()
+    out = first(feats, attention_mask=feats["attention_mask"].bool()[:, None, None, :])
+    for module in rest:
+        out = module(out)
+    return out  # type: ignore[no-any-return]
+
+
+def mask_4d_agrees(model: Any, tok: FastTokenizer, device: str) -> bool:
+    """Whether ``forward(..., mask_4d=True)`` can serve ``model``: a sentence-transformers
+    ``Transformer`` first that takes the mask as a keyword (sentence-transformers 6) over a
+    model whose attention is SDPA, giving the plain forward's embeddings on ``PROBE``."""
+    import torch
+
+    children = list(model.children())
+    hf = getattr(children[0], "auto_model", None) if children else None
+    config = getattr(hf, "config", None)
+    if type(children[0]).__name__ != "Transformer" or config is None:
+        return False
+    if getattr(config, "_attn_implementation", None) != "sdpa":
+        return False
+    tok.truncate_at(model.max_seq_length)
+    try:
+        with torch.inference_mode():
+            for batch in token_batches(tok, PROBE, len(PROBE), len(PROBE)):
+                plain = forward(model, features(tok, batch, device))["sentence_embedding"]
+                four = forward(model, features(tok, batch, device), True)["sentence_embedding"]
+                cosine = torch.nn.functional.cosine_similarity(plain.float(), four.float())
+                if plain.shape != four.shape or bool((cosine < 0.9999).any()):
+                    log.warning("the 4-D attention mask changes %s's embeddings", type(hf))
+                    return False
+    except (TypeError, ValueError, RuntimeError) as exc:  # an older sentence-transformers
+        log.debug("the plain forward, not the 4-D mask: %s", exc)
+        return False
+    return True
 
 
 class _InOrder(Sequence[str]):
@@ -454,6 +503,7 @@ def encode(
     batch_size: int,
     device: str,
     normalize: bool = False,
+    mask_4d: bool = False,
 ) -> np.ndarray:
     """Sentence embeddings of ``texts`` (float32, input order, L2-normalized with
     ``normalize``), tokenizing ahead of the model (``pipeline_batches``).
@@ -462,7 +512,9 @@ def encode(
     is normalized there and copied back once: after the last forward the calling thread has
     only that copy left to do, not a reordering and a normalization of every vector on the
     host (~2 ms per 1,000 vectors on this machine, a fifth of a GPU's time for them). The
-    forwards run in the calling thread, under its autocast if it entered one.
+    forwards run in the calling thread, under its autocast if it entered one; ``mask_4d``
+    as for ``forward``. Nothing in the loop waits for the GPU, so Python launches batches
+    ahead of it until the copy back.
     """
     import torch
 
@@ -471,7 +523,7 @@ def encode(
     out = None
     with torch.inference_mode():
         for batch in pipeline_batches(tok, texts, batch_size, gpu=on_gpu, pin=on_gpu):
-            vectors = model(features(tok, batch, device))["sentence_embedding"]
+            vectors = forward(model, features(tok, batch, device), mask_4d)["sentence_embedding"]
             if out is None:
                 out = vectors.new_empty((len(texts), vectors.shape[1]), dtype=torch.float32)
             rows = torch.as_tensor(batch.positions).to(out.device, non_blocking=True)

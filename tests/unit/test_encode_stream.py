@@ -185,6 +185,44 @@ def test_the_gpu_batch_plan_gives_the_same_vectors(minilm):
     np.testing.assert_allclose(out, minilm.encode_documents(texts), atol=2e-6)
 
 
+def test_the_4d_mask_forward_gives_the_same_vectors(minilm):
+    """The forward a GPU runs (stream.forward with mask_4d: no padding_mask.all() wait), here
+    on the CPU over a GPU's batch plan: the plain forward's vectors."""
+    texts = TEXTS + [TEXTS[2][: 7 * i] for i in range(1, 40)]
+    four_d = stream.encode(
+        minilm.model, minilm.fast_tokenizer, texts, batch_size=4, device="cpu", mask_4d=True
+    )
+    np.testing.assert_allclose(four_d, minilm.encode_documents(texts), atol=2e-6)
+
+
+def test_the_4d_mask_is_the_one_the_model_attends_with(minilm):
+    """A wrong 4-D mask (nothing masked) changes a padded batch's vectors: the model reads the
+    4-D mask, not the 2-D one beside it, so the test above compares two different paths."""
+    tok = minilm.fast_tokenizer
+    batch = next(stream.token_batches(tok, ["short", "a longer text of many more words"], 2, 2))
+    first, *rest = minilm.model.children()
+    with torch.inference_mode():
+        right = stream.forward(minilm.model, stream.features(tok, batch, "cpu"), True)
+        features = stream.features(tok, batch, "cpu")
+        wrong = first(
+            features,
+            attention_mask=torch.ones_like(features["attention_mask"]).bool()[:, None, None, :],
+        )
+        for module in rest:
+            wrong = module(wrong)
+    gap = (right["sentence_embedding"] - wrong["sentence_embedding"]).abs().max()
+    assert float(gap) > 1e-2
+
+
+def test_the_4d_mask_is_taken_only_where_it_gives_the_same_embeddings(minilm):
+    assert stream.mask_4d_agrees(minilm.model, minilm.fast_tokenizer, "cpu")
+    assert not minilm.mask_4d  # the CPU keeps the plain forward: its mask check costs nothing
+    eager = copy.deepcopy(minilm.model)
+    list(eager.children())[0].auto_model.config._attn_implementation = "eager"  # noqa: SLF001
+    # eager attention adds a float mask: a boolean one would be wrong, so it is refused
+    assert not stream.mask_4d_agrees(eager, minilm.fast_tokenizer, "cpu")
+
+
 def test_tokenizing_processes_give_the_same_batches_and_vectors(minilm):
     pooled = HuggingFaceEncoder(
         EncoderSpec(), batch_size=4, device="cpu", tokenize_workers=2, native_tokenizer=False
