@@ -420,9 +420,10 @@ def mask_4d_agrees(model: Any, tok: FastTokenizer, device: str) -> bool:
     import torch
 
     children = list(model.children())
-    hf = getattr(children[0], "auto_model", None) if children else None
-    config = getattr(hf, "config", None)
-    if type(children[0]).__name__ != "Transformer" or config is None:
+    if not children or type(children[0]).__name__ != "Transformer":
+        return False
+    config = getattr(getattr(children[0], "auto_model", None), "config", None)
+    if config is None:
         return False
     if getattr(config, "_attn_implementation", None) != "sdpa":
         return False
@@ -434,7 +435,7 @@ def mask_4d_agrees(model: Any, tok: FastTokenizer, device: str) -> bool:
                 four = forward(model, features(tok, batch, device), True)["sentence_embedding"]
                 cosine = torch.nn.functional.cosine_similarity(plain.float(), four.float())
                 if plain.shape != four.shape or bool((cosine < 0.9999).any()):
-                    log.warning("the 4-D attention mask changes %s's embeddings", type(hf))
+                    log.warning("the 4-D attention mask changes %s's embeddings", type(model))
                     return False
     except (TypeError, ValueError, RuntimeError) as exc:  # an older sentence-transformers
         log.debug("the plain forward, not the 4-D mask: %s", exc)
