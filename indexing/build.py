@@ -156,10 +156,11 @@ class VectorShards:
             self._writer = None
 
 
-def _stage_documents(
+def stage_documents(
     docs: Iterable[Document], out: Path, opts: BuildOptions, dim: int | None
 ) -> tuple[int, int, int]:
-    """Write the JsonCollection shards (and caller vectors, when precomputed).
+    """Write the JsonCollection shards under ``out`` (and caller vectors, when precomputed:
+    ``dim`` given): the build's read stage.
 
     Returns:
         (documents written, documents with metadata, characters in the longest line).
@@ -267,12 +268,13 @@ def encode_to_shards(
             writing.result()
 
 
-def _encode_staged(
-    staging: Path, encoder: Encoder, total: int, longest: int, opts: BuildOptions
+def encode_staged(
+    staging: Path, encoder: Encoder, total: int, longest: int, *, progress: bool = False
 ) -> None:
-    """Embed the staged documents in windows and write the vector shards."""
+    """Embed the documents ``stage_documents`` staged (``total`` of them, the longest line
+    ``longest`` characters) in windows and write the vector shards: the build's encode stage."""
     writer = VectorShards(staging / "vectors", "vectors")
-    with _bar(total, "encode", opts.progress) as bar:
+    with _bar(total, "encode", progress) as bar:
         docs = _read_staged(staging / "docs", longest)
         encode_to_shards(docs, encoder, writer, bar, read_ahead=True)
     writer.close()
@@ -405,7 +407,7 @@ def _build(
     docs = read_corpus(
         opts.corpus, opts.fmt, fields=opts.fields, skip_malformed=opts.skip_malformed, stats=stats
     )
-    n_docs, n_meta, longest = _stage_documents(
+    n_docs, n_meta, longest = stage_documents(
         docs, staging, opts, encoder.dim if precomputed else None
     )
     read_s = time.perf_counter() - t0
@@ -429,7 +431,7 @@ def _build(
     try:
         if not precomputed:
             # Encoding (torch) and BM25 indexing (Java threads) overlap: both release the GIL.
-            _encode_staged(staging, encoder, n_docs, longest, opts)
+            encode_staged(staging, encoder, n_docs, longest, progress=opts.progress)
         encode_s = time.perf_counter() - t0
     finally:
         # Also after a failed encoding: nothing may write into tmp once the caller removes it.

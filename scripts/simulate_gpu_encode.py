@@ -23,17 +23,14 @@ Usage: python scripts/simulate_gpu_encode.py COLLECTION.tsv [--forward N] [--cop
 from __future__ import annotations
 
 import argparse
-import json
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
-from lucene_hybrid.indexing import build
 from lucene_hybrid.indexing.encoders import EncoderSpec, stream
 from lucene_hybrid.indexing.encoders.hf import GPU_BATCH, HuggingFaceEncoder
+from lucene_hybrid.server import bench_encode
 
 
 class StandInGPU:
@@ -95,21 +92,12 @@ def main() -> None:
         f"{rate / args.forward:.0%} of the forward ({args.forward:,.0f}/s)"
     )
 
-    with tempfile.TemporaryDirectory() as tmp:
-        staged = build._ShardWriter(Path(tmp) / "docs", "docs")  # noqa: SLF001 - as index stages
-        for n, (_, text) in enumerate(passages * args.copies):
-            staged.write(json.dumps({"id": str(n), "contents": text}, ensure_ascii=False))
-        staged.close()
-        writer = build.VectorShards(Path(tmp) / "vectors", "vectors")
-        docs = build._read_staged(Path(tmp) / "docs", staged.longest)  # noqa: SLF001
-        t0 = time.perf_counter()
-        with tqdm(disable=True) as bar:
-            build.encode_to_shards(docs, gpu, writer, bar, read_ahead=True)  # type: ignore[arg-type]
-        writer.close()
-        rate = staged.count / (time.perf_counter() - t0)
+    # the index stage's calls, staged and read back as ``index`` does
+    stage = bench_encode.index_stage(gpu, [text for _, text in passages], copies=args.copies)  # type: ignore[arg-type]
+    rate = stage["docs_s"]
     print(
         f"index encode stage: {rate:,.0f} passages/s, "
-        f"{rate / args.forward:.0%} of the forward ({staged.count:,} passages)"
+        f"{rate / args.forward:.0%} of the forward ({stage['documents']:,} passages)"
     )
 
 

@@ -13,6 +13,7 @@ beside them. Each precision is also compared with fp32 by the cosine of its vect
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -21,8 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from lucene_hybrid.indexing import build
 from lucene_hybrid.indexing.build import BuildReport
-from lucene_hybrid.indexing.encoders import EncoderSpec, stream
+from lucene_hybrid.indexing.corpus import Document
+from lucene_hybrid.indexing.encoders import Encoder, EncoderSpec, stream
 from lucene_hybrid.indexing.encoders.hf import HuggingFaceEncoder
 
 from .bench import folder_mb, machine, peak_rss_mb
@@ -39,6 +42,9 @@ class EncodeRow:
     forward_docs_s: float
     pipeline_docs_s: float
     pipeline_share: float  # pipeline / forward
+    # The pipeline's time, as shares: waiting for the tokenizer, launching, finishing, other
+    # (stream.Clock); None without a fast tokenizer.
+    pipeline_split: dict[str, float] | None
     st_encode_docs_s: float | None  # sentence-transformers' encode(), for comparison
     cosine_to_fp32: float | None  # mean over documents; None for fp32 itself
 
@@ -50,9 +56,13 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def forward_docs_per_s(encoder: HuggingFaceEncoder, texts: Sequence[str]) -> float:
+def forward_docs_per_s(
+    encoder: HuggingFaceEncoder, texts: Sequence[str], *, own_batches: bool = False
+) -> float:
     """Documents/s of the model alone: batches tokenized, length-sorted over the whole input
-    (the least padding) and moved to the device beforehand."""
+    (the least padding) and moved to the device beforehand. With ``own_batches``, the batches
+    the pipeline runs instead (its windows pad more): the forward over them against the
+    global sort's is padding's cost, and the pipeline against them everything else."""
     import torch
 
     model = encoder.model
@@ -63,10 +73,14 @@ def forward_docs_per_s(encoder: HuggingFaceEncoder, texts: Sequence[str]) -> flo
     on_gpu = encoder.device.startswith("cuda")
     if tok is not None:
         multiple = stream.GPU_MULTIPLE if on_gpu else 1
-        for batch in stream.token_batches(
-            tok, inputs, size, window=len(inputs), ramp=False, multiple=multiple
-        ):
-            batches.append(stream.features(tok, batch, encoder.device))
+        planned = (
+            stream.pipeline_batches(tok, inputs, size, gpu=on_gpu)
+            if own_batches
+            else stream.token_batches(
+                tok, inputs, size, window=len(inputs), ramp=False, multiple=multiple
+            )
+        )
+        batches = [stream.features(tok, batch, encoder.device) for batch in planned]
     else:
         order = sorted(range(len(inputs)), key=lambda i: -len(inputs[i]))
         prepare = getattr(model, "preprocess", None) or model.tokenize
@@ -102,6 +116,22 @@ def tokenize_docs_per_s(encoder: HuggingFaceEncoder, texts: Sequence[str]) -> fl
     return len(texts) / (time.perf_counter() - t0)
 
 
+def pipeline_docs_per_s(
+    encoder: HuggingFaceEncoder, texts: Sequence[str]
+) -> tuple[float, dict[str, float] | None, np.ndarray]:
+    """Documents/s of ``encode_documents`` (what ``index`` runs) over ``texts`` in one call,
+    where its time went (``stream.Clock.shares``; None without a fast tokenizer), and the
+    vectors."""
+    clock = encoder.clock = stream.Clock()
+    try:
+        t0 = time.perf_counter()
+        vectors = encoder.encode_documents(list(texts))
+        wall = time.perf_counter() - t0
+    finally:
+        encoder.clock = None
+    return len(texts) / wall, clock.shares(wall) if clock.calls else None, vectors
+
+
 def st_encode_docs_per_s(encoder: HuggingFaceEncoder, texts: Sequence[str]) -> float:
     """Documents/s of sentence-transformers' own ``encode()`` (same model, batch size)."""
     inputs = [encoder.spec.passage_prefix + t for t in texts]
@@ -110,6 +140,38 @@ def st_encode_docs_per_s(encoder: HuggingFaceEncoder, texts: Sequence[str]) -> f
         encoder.model.encode(inputs, batch_size=encoder.batch_size, show_progress_bar=False)
         _sync(encoder.device)
     return len(texts) / (time.perf_counter() - t0)
+
+
+def index_stage(encoder: Encoder, texts: Sequence[str], copies: int = 1) -> dict[str, Any]:
+    """An index build's encode stage over ``texts``, ``copies`` times over, as ``index`` runs
+    it: staged into JsonCollection shards first (untimed), then read back by Arrow ahead of the
+    encoder, encoded in its calls, and written to Parquet behind it (``build.encode_staged``).
+
+    Returns ``documents``, ``docs_s`` and, for a local model, ``split``: its ``stream.Clock``
+    as shares of the stage's time, whose ``other`` is the time outside its calls (the read-ahead
+    and the writer not keeping up, the first read and the last write).
+    """
+    clocked = isinstance(encoder, HuggingFaceEncoder)
+    docs = (Document(str(i), t) for i, t in enumerate(t for _ in range(copies) for t in texts))
+    with tempfile.TemporaryDirectory(prefix="index-stage-") as tmp:
+        staging = Path(tmp)
+        opts = build.BuildOptions(corpus=staging, index=staging / "index", progress=False)
+        n, _, longest = build.stage_documents(docs, staging, opts, dim=None)
+        clock = stream.Clock()
+        if clocked:
+            encoder.clock = clock
+        try:
+            t0 = time.perf_counter()
+            build.encode_staged(staging, encoder, n, longest)
+            wall = time.perf_counter() - t0
+        finally:
+            if clocked:
+                encoder.clock = None
+    return {
+        "documents": n,
+        "docs_s": round(n / wall, 1),
+        "split": clock.shares(wall) if clock.calls else None,
+    }
 
 
 def encode(
@@ -151,9 +213,7 @@ def encode(
         encoder.encode_documents(list(texts if on_gpu else texts[: 4 * encoder.batch_size]))
         tokenize = tokenize_docs_per_s(encoder, texts)
         forward = forward_docs_per_s(encoder, texts)
-        t0 = time.perf_counter()
-        vectors = encoder.encode_documents(list(texts))
-        pipeline = len(texts) / (time.perf_counter() - t0)
+        pipeline, split, vectors = pipeline_docs_per_s(encoder, texts)
         st = st_encode_docs_per_s(encoder, texts) if compare_st else None
         cosine = None
         if precision == "fp32":
@@ -169,6 +229,7 @@ def encode(
                 forward_docs_s=round(forward, 1),
                 pipeline_docs_s=round(pipeline, 1),
                 pipeline_share=round(pipeline / forward, 3),
+                pipeline_split=split,
                 st_encode_docs_s=None if st is None else round(st, 1),
                 cosine_to_fp32=cosine,
             )
@@ -197,12 +258,18 @@ def encode_markdown(result: dict[str, Any]) -> str:
         f"{result['machine']['cpus']} × {result['machine']['cpu']}",
         "",
         "| precision | device | docs | tokenize docs/s | forward docs/s | pipeline docs/s "
-        "| pipeline/forward | sentence-transformers encode() docs/s | cosine to fp32 |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| pipeline/forward | pipeline time % waiting / launching / finishing / other "
+        "| sentence-transformers encode() docs/s | cosine to fp32 |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
 
     def rate(value: float | None) -> str:
         return "—" if value is None else f"{value:,.1f}"
+
+    def split(shares: dict[str, float] | None) -> str:
+        if not shares:
+            return "—"
+        return " / ".join(f"{100 * shares[k]:.0f}" for k in stream.Clock.PARTS)
 
     for r in result["rows"]:
         cos = "—" if r["cosine_to_fp32"] is None else f"{r['cosine_to_fp32']:.4f}"
@@ -210,6 +277,7 @@ def encode_markdown(result: dict[str, Any]) -> str:
             f"| {r['precision']} | {r['device']} | {r['documents']:,} | "
             f"{rate(r['tokenize_docs_s'])} | {r['forward_docs_s']:,.1f} | "
             f"{r['pipeline_docs_s']:,.1f} | {r['pipeline_share']:.0%} | "
+            f"{split(r.get('pipeline_split'))} | "
             f"{rate(r['st_encode_docs_s'])} | {cos} |"
         )
     return "\n".join(lines) + "\n"

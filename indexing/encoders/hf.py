@@ -104,6 +104,8 @@ class HuggingFaceEncoder:
         if not dim:
             raise EncoderError(f"{spec.model}: cannot tell the embedding dimension")
         self._dim = int(dim)
+        # Set to a stream.Clock to learn where the pipeline's calls spend their time (bench).
+        self.clock: stream.Clock | None = None
 
     def _load(self) -> Any:
         # Never reach for the network at run time: local files or the local HF cache only.
@@ -206,6 +208,7 @@ class HuggingFaceEncoder:
                     device=self.device,
                     normalize=self.spec.normalize,
                     mask_4d=self._mask_4d,
+                    clock=self.clock,
                 )
             out = self._model.encode(
                 inputs,

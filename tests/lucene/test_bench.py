@@ -135,6 +135,10 @@ def test_bench_encode_reports_forward_and_pipeline_per_precision(demo_corpus, tm
         # the share is of the unrounded rates: equal to the rounded ones' ratio within rounding
         ratio = r["pipeline_docs_s"] / r["forward_docs_s"]
         assert abs(r["pipeline_share"] - ratio) < 0.002 + 0.15 / r["forward_docs_s"]
+        # where the pipeline's time went: on a CPU mostly the model's forward
+        split = r["pipeline_split"]
+        assert list(split) == ["waiting", "launching", "finishing", "other"]
+        assert abs(sum(split.values()) - 1) < 0.01 and split["launching"] > 0.5
     assert rows["fp32"]["cosine_to_fp32"] is None
     # bf16 keeps the vectors; int8 moves them, but they still point the same way
     assert rows["bf16"]["cosine_to_fp32"] > 0.99

@@ -303,3 +303,68 @@ def test_fp16_checkpoint_runs_in_fp32_on_a_cpu(tmp_path, minilm):
     assert next(half.model.parameters()).dtype == torch.float32
     cos = np.sum(half.encode_documents(TEXTS) * minilm.encode_documents(TEXTS), axis=1)
     assert cos.min() > 0.999
+
+
+def test_the_clock_says_which_side_kept_the_model_waiting(minilm, monkeypatch):
+    """stream.Clock splits a call's time: with a slow tokenizer the calling thread mostly
+    waits for batches; with the real one it mostly runs the model (a CPU forward dwarfs
+    tokenizing). Calls add up, and the parts never exceed the call's time."""
+    import time
+
+    tok = minilm.fast_tokenizer
+    # 40 short texts at batch 4: 10 batches in windows of 8, 16 and 16 texts
+    texts = [t for t in TEXTS if t.strip() and len(t) < 200][:40]
+
+    def timed(clock: stream.Clock) -> float:
+        t0 = time.perf_counter()
+        stream.encode(minilm.model, tok, texts, batch_size=4, device="cpu", clock=clock)
+        return time.perf_counter() - t0
+
+    fast = stream.Clock()
+    wall = timed(fast) + timed(fast)
+    assert (fast.calls, fast.batches) == (2, 2 * 10)
+    assert fast.launching_s > fast.waiting_s
+    assert fast.waiting_s + fast.launching_s + fast.finishing_s <= wall
+    shares = fast.shares(wall)
+    assert list(shares) == list(stream.Clock.PARTS)
+    assert abs(sum(shares.values()) - 1) < 0.01
+
+    real_ids = type(tok).ids
+
+    def slow_ids(self, batch):
+        time.sleep(1.0)  # each window: longer than the model's whole call
+        return real_ids(self, batch)
+
+    monkeypatch.setattr(type(tok), "ids", slow_ids)
+    slow = stream.Clock()
+    timed(slow)
+    assert slow.waiting_s > slow.launching_s
+    # three windows of 1 s each: all of it waited for except what the model's forwards overlap
+    assert slow.waiting_s >= 3.0 - slow.launching_s - 0.1
+
+
+def test_index_stage_encodes_every_staged_copy_and_leaves_nothing(minilm, tmp_path, monkeypatch):
+    """bench_encode.index_stage stages the texts as `index` does and times the build's encode
+    stage: every copy is encoded (the encoder's calls cover them), its clock is returned to
+    None, and the staging folder is gone."""
+    import tempfile
+
+    from lucene_hybrid.server import bench_encode
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    seen: list[int] = []
+    real = minilm.encode_documents
+
+    def counting(texts):
+        seen.append(len(texts))
+        return real(texts)
+
+    monkeypatch.setattr(minilm, "encode_documents", counting)
+    texts = [t for t in TEXTS if t.strip()][:20]
+    stage = bench_encode.index_stage(minilm, texts, copies=3)
+    assert stage["documents"] == 60 and sum(seen) == 60
+    assert stage["docs_s"] > 0
+    assert list(stage["split"]) == list(stream.Clock.PARTS)
+    assert abs(sum(stage["split"].values()) - 1) < 0.01
+    assert minilm.clock is None
+    assert list(tmp_path.iterdir()) == []
