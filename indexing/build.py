@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from . import lucene_writer
 from .corpus import CorpusFormat, Document, JsonlFields, ReadStats, read_corpus
-from .encoders import Encoder, EncoderSpec, check_vectors, load_encoder
+from .encoders import Encoder, EncoderSpec, check_vectors, load_encoder, stream
 from .encoders.stream import WINDOW_BATCHES, prefetch
 from .errors import EncoderError, IndexBuildError, LuceneHybridError
 from .lucene_store import LuceneStore
@@ -68,6 +68,9 @@ class BuildReport:
 
     manifest: Manifest
     skipped_lines: list[tuple[int, str]]
+    # The encode stage's time as shares (stream.Clock.shares; "other": between the encoder's
+    # calls, reading ahead and writing). None when a local model did not encode.
+    encode_split: dict[str, float] | None = None
 
 
 def _bar(total: int | None, desc: str, enabled: bool) -> tqdm:
@@ -428,10 +431,12 @@ def _build(
         results,
     )
     t0 = time.perf_counter()
+    clock = stream.Clock()
     try:
         if not precomputed:
             # Encoding (torch) and BM25 indexing (Java threads) overlap: both release the GIL.
-            encode_staged(staging, encoder, n_docs, longest, progress=opts.progress)
+            with stream.clocked(encoder, clock):
+                encode_staged(staging, encoder, n_docs, longest, progress=opts.progress)
         encode_s = time.perf_counter() - t0
     finally:
         # Also after a failed encoding: nothing may write into tmp once the caller removes it.
@@ -498,7 +503,8 @@ def _build(
         manifest.timings["total_s"] = round(time.perf_counter() - started, 3)
     manifest.counts["with_metadata"] = n_meta
     write_manifest(tmp, manifest)
-    return BuildReport(manifest, stats.skipped)
+    split = clock.shares(encode_s) if clock.calls else None
+    return BuildReport(manifest, stats.skipped, split)
 
 
 __all__ = ["BuildOptions", "BuildReport", "LuceneHybridError", "build_index"]

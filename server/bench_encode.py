@@ -122,13 +122,10 @@ def pipeline_docs_per_s(
     """Documents/s of ``encode_documents`` (what ``index`` runs) over ``texts`` in one call,
     where its time went (``stream.Clock.shares``; None without a fast tokenizer), and the
     vectors."""
-    clock = encoder.clock = stream.Clock()
-    try:
+    with stream.clocked(encoder, stream.Clock()) as clock:
         t0 = time.perf_counter()
         vectors = encoder.encode_documents(list(texts))
         wall = time.perf_counter() - t0
-    finally:
-        encoder.clock = None
     return len(texts) / wall, clock.shares(wall) if clock.calls else None, vectors
 
 
@@ -151,22 +148,15 @@ def index_stage(encoder: Encoder, texts: Sequence[str], copies: int = 1) -> dict
     as shares of the stage's time, whose ``other`` is the time outside its calls (the read-ahead
     and the writer not keeping up, the first read and the last write).
     """
-    clocked = isinstance(encoder, HuggingFaceEncoder)
     docs = (Document(str(i), t) for i, t in enumerate(t for _ in range(copies) for t in texts))
     with tempfile.TemporaryDirectory(prefix="index-stage-") as tmp:
         staging = Path(tmp)
         opts = build.BuildOptions(corpus=staging, index=staging / "index", progress=False)
         n, _, longest = build.stage_documents(docs, staging, opts, dim=None)
-        clock = stream.Clock()
-        if clocked:
-            encoder.clock = clock
-        try:
+        with stream.clocked(encoder, stream.Clock()) as clock:
             t0 = time.perf_counter()
             build.encode_staged(staging, encoder, n, longest)
             wall = time.perf_counter() - t0
-        finally:
-            if clocked:
-                encoder.clock = None
     return {
         "documents": n,
         "docs_s": round(n / wall, 1),
@@ -297,6 +287,7 @@ def build_report(report: BuildReport, index_dir: Path, label: str = "") -> dict[
         "encoder": m.encoder.describe(),
         "precision": m.encoder.precision,
         "stages": stages,
+        "encode_split": report.encode_split,
         "index_mb": folder_mb(index_dir),
         "peak_rss_mb": peak_rss_mb(),
         "machine": machine(),
@@ -317,4 +308,8 @@ def index_markdown(result: dict[str, Any]) -> str:
     for name, st in result["stages"].items():
         rate = "—" if st["docs_s"] is None else f"{st['docs_s']:,.1f}"
         lines.append(f"| {name} | {st['seconds']:.2f} | {rate} |")
+    split = result.get("encode_split")
+    if split:
+        parts = " / ".join(f"{100 * split[k]:.0f}" for k in stream.Clock.PARTS)
+        lines += ["", f"encode stage time % waiting / launching / finishing / other: {parts}"]
     return "\n".join(lines) + "\n"

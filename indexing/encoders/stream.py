@@ -31,6 +31,7 @@ import weakref
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any, ClassVar, overload
@@ -506,7 +507,8 @@ class Clock:
     the launch queue is full, and on a CPU the forward itself. ``finishing_s``: normalizing and
     the copy back, which on a GPU waits for every forward still queued. On a GPU, launching that
     fills a call while finishing is short means the host, not the GPU, set the pace; long
-    waiting means the tokenizer did.
+    waiting means the tokenizer did. Only calls made in the thread that created it count: a
+    server's query encodings, in other threads, stay out of an index build's clock.
     """
 
     PARTS: ClassVar[tuple[str, ...]] = ("waiting", "launching", "finishing", "other")
@@ -516,6 +518,7 @@ class Clock:
     finishing_s: float = 0.0
     batches: int = 0
     calls: int = 0
+    thread: int = field(default_factory=threading.get_ident, repr=False)
 
     def shares(self, wall_s: float) -> dict[str, float]:
         """Each part as a share of ``wall_s``, the time it was measured over, and ``other``:
@@ -526,6 +529,20 @@ class Clock:
         }
         shares["other"] = round(max(0.0, 1.0 - sum(shares.values())), 3)
         return shares
+
+
+@contextmanager
+def clocked(encoder: Any, clock: Clock) -> Iterator[Clock]:
+    """``clock`` handed to ``encoder`` (one with a ``clock`` attribute, as a local model has)
+    for the block, and the encoder's own clock back after it; other encoders are left alone."""
+    if not hasattr(encoder, "clock"):
+        yield clock
+        return
+    before, encoder.clock = encoder.clock, clock
+    try:
+        yield clock
+    finally:
+        encoder.clock = before
 
 
 def encode(
@@ -578,7 +595,7 @@ def encode(
         if normalize:
             out = torch.nn.functional.normalize(out, dim=1)  # a zero row stays zero
         vectors = out.cpu().numpy()
-    if clock is not None:
+    if clock is not None and clock.thread == threading.get_ident():
         clock.waiting_s += waiting
         clock.launching_s += launching
         clock.finishing_s += tick() - finish

@@ -157,8 +157,14 @@ def test_index_report_has_every_stage(demo_corpus, tmp_path):
     for stage in result["stages"].values():
         assert stage["seconds"] >= 0
     assert result["stages"]["encode"]["docs_s"] > 0
+    # where the encode stage's time went: on a CPU the model's forward is most of it
+    split = result["encode_split"]
+    assert list(split) == ["waiting", "launching", "finishing", "other"]
+    assert abs(sum(split.values()) - 1) < 0.01 and max(split, key=split.get) == "launching"
     assert result["index_mb"] > 0 and result["peak_rss_mb"] > 0
-    assert "| hnsw_index |" in report.with_suffix(".md").read_text()
+    md = report.with_suffix(".md").read_text()
+    assert "| hnsw_index |" in md
+    assert "encode stage time % waiting / launching / finishing / other" in md
 
 
 def test_adaptive_halves_split_only_while_cores_are_spare(demo_index):

@@ -329,6 +329,12 @@ def test_the_clock_says_which_side_kept_the_model_waiting(minilm, monkeypatch):
     assert list(shares) == list(stream.Clock.PARTS)
     assert abs(sum(shares.values()) - 1) < 0.01
 
+    # a call from another thread (a server's query, beside an index build) is not counted
+    other = threading.Thread(target=timed, args=(fast,))
+    other.start()
+    other.join()
+    assert fast.calls == 2
+
     real_ids = type(tok).ids
 
     def slow_ids(self, batch):
@@ -368,3 +374,22 @@ def test_index_stage_encodes_every_staged_copy_and_leaves_nothing(minilm, tmp_pa
     assert abs(sum(stage["split"].values()) - 1) < 0.01
     assert minilm.clock is None
     assert list(tmp_path.iterdir()) == []
+
+
+def test_clocked_lends_a_clock_for_a_block_only():
+    """stream.clocked hands a clock to an encoder that has one and gives its own back, also
+    when the block fails; an encoder without a clock attribute is left as it was."""
+
+    class Local:
+        clock: stream.Clock | None = None
+
+    encoder, mine = Local(), stream.Clock()
+    encoder.clock = mine
+    with pytest.raises(RuntimeError), stream.clocked(encoder, stream.Clock()) as lent:
+        assert encoder.clock is lent and lent is not mine
+        raise RuntimeError("the build failed")
+    assert encoder.clock is mine
+
+    remote = object()  # an API encoder: no clock to lend
+    with stream.clocked(remote, stream.Clock()):
+        assert not hasattr(remote, "clock")
