@@ -503,8 +503,7 @@ def _build(
         manifest.timings["total_s"] = round(time.perf_counter() - started, 3)
     manifest.counts["with_metadata"] = n_meta
     write_manifest(tmp, manifest)
-    split = clock.shares(encode_s) if clock.calls else None
-    return BuildReport(manifest, stats.skipped, split)
+    return BuildReport(manifest, stats.skipped, clock.shares(encode_s))
 
 
 __all__ = ["BuildOptions", "BuildReport", "LuceneHybridError", "build_index"]

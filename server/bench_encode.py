@@ -126,7 +126,7 @@ def pipeline_docs_per_s(
         t0 = time.perf_counter()
         vectors = encoder.encode_documents(list(texts))
         wall = time.perf_counter() - t0
-    return len(texts) / wall, clock.shares(wall) if clock.calls else None, vectors
+    return len(texts) / wall, clock.shares(wall), vectors
 
 
 def st_encode_docs_per_s(encoder: HuggingFaceEncoder, texts: Sequence[str]) -> float:
@@ -160,7 +160,7 @@ def index_stage(encoder: Encoder, texts: Sequence[str], copies: int = 1) -> dict
     return {
         "documents": n,
         "docs_s": round(n / wall, 1),
-        "split": clock.shares(wall) if clock.calls else None,
+        "split": clock.shares(wall),
     }
 
 
@@ -239,6 +239,16 @@ def encode(
     }
 
 
+SPLIT_PARTS = " / ".join(stream.Clock.PARTS)  # how a split is headed in the tables
+
+
+def _split_cell(shares: dict[str, float] | None) -> str:
+    """A ``stream.Clock`` split as percentages in ``SPLIT_PARTS``' order, or a dash."""
+    if not shares:
+        return "—"
+    return " / ".join(f"{100 * shares[k]:.0f}" for k in stream.Clock.PARTS)
+
+
 def encode_markdown(result: dict[str, Any]) -> str:
     """The encode rows as a Markdown table."""
     lines = [
@@ -248,7 +258,7 @@ def encode_markdown(result: dict[str, Any]) -> str:
         f"{result['machine']['cpus']} × {result['machine']['cpu']}",
         "",
         "| precision | device | docs | tokenize docs/s | forward docs/s | pipeline docs/s "
-        "| pipeline/forward | pipeline time % waiting / launching / finishing / other "
+        f"| pipeline/forward | pipeline time % {SPLIT_PARTS} "
         "| sentence-transformers encode() docs/s | cosine to fp32 |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -256,18 +266,13 @@ def encode_markdown(result: dict[str, Any]) -> str:
     def rate(value: float | None) -> str:
         return "—" if value is None else f"{value:,.1f}"
 
-    def split(shares: dict[str, float] | None) -> str:
-        if not shares:
-            return "—"
-        return " / ".join(f"{100 * shares[k]:.0f}" for k in stream.Clock.PARTS)
-
     for r in result["rows"]:
         cos = "—" if r["cosine_to_fp32"] is None else f"{r['cosine_to_fp32']:.4f}"
         lines.append(
             f"| {r['precision']} | {r['device']} | {r['documents']:,} | "
             f"{rate(r['tokenize_docs_s'])} | {r['forward_docs_s']:,.1f} | "
             f"{r['pipeline_docs_s']:,.1f} | {r['pipeline_share']:.0%} | "
-            f"{split(r.get('pipeline_split'))} | "
+            f"{_split_cell(r.get('pipeline_split'))} | "
             f"{rate(r['st_encode_docs_s'])} | {cos} |"
         )
     return "\n".join(lines) + "\n"
@@ -308,8 +313,7 @@ def index_markdown(result: dict[str, Any]) -> str:
     for name, st in result["stages"].items():
         rate = "—" if st["docs_s"] is None else f"{st['docs_s']:,.1f}"
         lines.append(f"| {name} | {st['seconds']:.2f} | {rate} |")
-    split = result.get("encode_split")
-    if split:
-        parts = " / ".join(f"{100 * split[k]:.0f}" for k in stream.Clock.PARTS)
-        lines += ["", f"encode stage time % waiting / launching / finishing / other: {parts}"]
+    if result.get("encode_split"):
+        split = _split_cell(result["encode_split"])
+        lines += ["", f"encode stage time % {SPLIT_PARTS}: {split}"]
     return "\n".join(lines) + "\n"

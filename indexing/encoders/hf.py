@@ -104,7 +104,8 @@ class HuggingFaceEncoder:
         if not dim:
             raise EncoderError(f"{spec.model}: cannot tell the embedding dimension")
         self._dim = int(dim)
-        # Set to a stream.Clock to learn where the pipeline's calls spend their time (bench).
+        # A stream.Clock, lent by stream.clocked: where the pipeline's calls spend their time
+        # (bench encode, index --report).
         self.clock: stream.Clock | None = None
 
     def _load(self) -> Any:

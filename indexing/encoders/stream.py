@@ -520,9 +520,12 @@ class Clock:
     calls: int = 0
     thread: int = field(default_factory=threading.get_ident, repr=False)
 
-    def shares(self, wall_s: float) -> dict[str, float]:
+    def shares(self, wall_s: float) -> dict[str, float] | None:
         """Each part as a share of ``wall_s``, the time it was measured over, and ``other``:
-        the rest (a call's setup; in an index build, also reading and writing)."""
+        the rest (a call's setup; in an index build, also reading and writing). None when no
+        call was counted (an encoder without the pipeline: an API's, or ``encode()``'s)."""
+        if not self.calls:
+            return None
         shares = {
             k: round(getattr(self, f"{k}_s") / wall_s, 3) if wall_s > 0 else 0.0
             for k in self.PARTS[:-1]

@@ -391,5 +391,6 @@ def test_clocked_lends_a_clock_for_a_block_only():
     assert encoder.clock is mine
 
     remote = object()  # an API encoder: no clock to lend
-    with stream.clocked(remote, stream.Clock()):
+    with stream.clocked(remote, stream.Clock()) as unused:
         assert not hasattr(remote, "clock")
+    assert unused.shares(1.0) is None  # no call counted: no split to report
