@@ -4,8 +4,13 @@ In one process, with the model's plain forward (2-D mask: transformers' padding_
 waits for the GPU every batch) and with the 4-D mask (stream.forward): GPU syncs per call,
 forward-only (global sort; the pipeline's own batches), the encode_documents pipeline and the
 index build's encode stage, each with where its time went (stream.Clock: waiting for the
-tokenizer, launching, finishing). Then bench encode's own rows. Writes $OUT/results.json after each
-step so a timeout keeps what finished. DEV=cpu N=300: a dry run off the GPU.
+tokenizer, launching, finishing). Then, each in a fresh process, the 4-D pipeline beside the
+forward with nanotoken's thread pool (rayon's global pool, sized once per process) at every
+core and at fewer: while a window is tokenized its threads take every core, the launching
+thread's too, so if they slow the launches, the loss (which grows with the passages tokenized,
+not the batches) shrinks with fewer threads. Then bench encode's own rows. Writes
+$OUT/results.json after each step so a timeout keeps what finished. DEV=cpu N=300: a dry run
+off the GPU.
 
 Usage: python scripts/gpu_encode_ab.py COLLECTION.tsv OUTDIR
 """
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import warnings
 from pathlib import Path
@@ -80,6 +86,37 @@ for rnd in range(2):
             "index/forward": round(stage["docs_s"] / forward, 3),
         }
         save(tag, row)
+
+# The pipeline with nanotoken's pool at every core, leaving two (the launching and the batching
+# thread), and at four (one core tokenizes 100,000+ passages/s): in fresh processes, since rayon
+# reads RAYON_NUM_THREADS once.
+ROW = """
+import json, sys
+from lucene_hybrid.indexing.encoders import EncoderSpec
+from lucene_hybrid.indexing.encoders.hf import HuggingFaceEncoder
+from lucene_hybrid.server import bench_encode
+texts = json.loads(sys.stdin.read())
+enc = HuggingFaceEncoder(EncoderSpec(precision="auto"), device=sys.argv[1])
+enc.encode_documents(texts)
+forward = bench_encode.forward_docs_per_s(enc, texts)
+pipeline, split, _ = bench_encode.pipeline_docs_per_s(enc, texts)
+print(json.dumps({"forward_global_sort": round(forward), "pipeline": round(pipeline),
+                  "pipeline_split": split, "pipeline/forward": round(pipeline / forward, 3)}))
+"""
+cores = os.cpu_count() or 1
+for threads in [n for n in dict.fromkeys((cores, cores - 2, 4)) if 1 <= n <= cores]:
+    env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
+    done = subprocess.run(
+        [sys.executable, "-c", ROW, DEV],
+        input=json.dumps(texts),
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    lines = done.stdout.strip().splitlines()
+    row = json.loads(lines[-1]) if done.returncode == 0 and lines else {"error": done.stderr[-600:]}
+    save(f"4d_rayon_{threads}_threads", row)
 
 # bench encode's own rows (the mask chosen by the encoder), as scripts/bench_gpu.sh runs them.
 for batch in (512, 1024):
