@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from lucene_hybrid.indexing.build import BuildOptions, build_index
+from lucene_hybrid.indexing.corpus import JsonlFields
 from lucene_hybrid.indexing.encoders import EncoderSpec
 from lucene_hybrid.indexing.errors import IndexBuildError, ManifestError
 from lucene_hybrid.indexing.manifest import HnswSettings, read_manifest
@@ -62,6 +63,44 @@ def test_bm25_parity_with_pyserini(demo_index, searcher, monkeypatch):
     assert [h.docid for h in ours] == [h.docid for h in theirs]
     assert [h.score for h in ours] == pytest.approx([h.score for h in theirs], abs=1e-6)
     ref.close()
+
+
+def test_bm25_ties_rank_as_pyserini_does(tmp_path, monkeypatch):
+    """Equal BM25 scores rank by docid string, as Pyserini's (score, id) sort ranks them, when
+    a run of ties straddles the cut (the sort is needed) and when it lies inside the top k (the
+    plain top-k is reordered). Documents are written in the reverse of their ids' order, so
+    Lucene's internal order alone would rank every tie the other way round."""
+    monkeypatch.setenv("OPENAI_API_KEY", "not-used")
+    docs = [(f"t{i}", "apple banana") for i in range(9, -1, -1)]  # ten exact ties on "apple"
+    docs += [("c2", "cherry"), ("c1", "cherry"), ("c0", "cherry pie with a long crust")]
+    corpus = tmp_path / "ties.jsonl"
+    corpus.write_text(
+        "".join(json.dumps({"id": d, "text": t, "vector": [1.0, 0.0]}) + "\n" for d, t in docs)
+    )
+    index = tmp_path / "ties"
+    spec = EncoderSpec(kind="precomputed", model="precomputed", dim=2)
+    fields = JsonlFields(vector="vector")
+    build_index(
+        BuildOptions(corpus, index, fmt="jsonl", fields=fields, encoder=spec, progress=False)
+    )
+    s = open_index(index)
+    from pyserini.search.lucene import LuceneSearcher
+
+    ref = LuceneSearcher(str(index / "bm25"))
+    ref.set_bm25(0.9, 0.4)
+    try:
+        for query, k in [("apple", 3), ("apple", 10), ("apple", 12), ("cherry", 2), ("cherry", 3)]:
+            ours = [h.docid for h in s.search(query, SearchParams(mode="bm25", k=k))]
+            assert ours == [h.docid for h in ref.search(query, k=k)], (query, k)
+        assert ours[:2] == ["c1", "c2"]  # "cherry", k=3: the tie inside the top k, by id
+        assert [h.docid for h in s.search("apple", SearchParams(mode="bm25", k=3))] == [
+            "t0",
+            "t1",
+            "t2",
+        ]
+    finally:
+        ref.close()
+        s.close()
 
 
 def test_dense_finds_paraphrase_and_hybrid_has_provenance(searcher):

@@ -100,7 +100,7 @@ public final class Search {
     try {
       IndexSearcher searcher = new IndexSearcher(shared.getIndexReader());
       searcher.setSimilarity(new BM25Similarity(k1, b));
-      return format(searcher, adjustTies(searcher.search(q, k, SCORE_THEN_ID, true)));
+      return format(searcher, adjustTies(topScoreThenId(searcher, q, k)));
     } finally {
       index.release(shared);
     }
@@ -119,6 +119,40 @@ public final class Search {
     } finally {
       index.release(searcher);
     }
+  }
+
+  /**
+   * The top k by score, ties by docid string: Pyserini's order. Its (score, id) sort reads the id
+   * of every candidate that enters the queue: 0.47 ms per SciFact query at k=100, where Lucene's
+   * plain top-k took 0.24 ms. The plain top-k ranks the same documents, ties by internal doc
+   * number, unless a tie straddles the cut; one more hit than asked says whether one does, and
+   * only then is the sort run. Otherwise the k hits are reordered by (score, id) here.
+   */
+  static TopDocs topScoreThenId(IndexSearcher searcher, Query q, int k) throws IOException {
+    if (k < 1) {
+      return searcher.search(q, k, SCORE_THEN_ID, true); // Lucene's own error for k < 1
+    }
+    TopDocs plain = searcher.search(q, k + 1);
+    ScoreDoc[] docs = plain.scoreDocs;
+    if (docs.length > k && docs[k].score == docs[k - 1].score) {
+      return searcher.search(q, k, SCORE_THEN_ID, true);
+    }
+    ScoreDoc[] top = java.util.Arrays.copyOf(docs, Math.min(k, docs.length));
+    var leaves = searcher.getIndexReader().leaves();
+    for (int start = 0, end; start < top.length; start = end) { // each run of equal scores
+      end = start + 1;
+      while (end < top.length && top[end].score == top[start].score) {
+        end++;
+      }
+      if (end - start > 1) {
+        java.util.Map<ScoreDoc, String> ids = new java.util.IdentityHashMap<>();
+        for (int i = start; i < end; i++) {
+          ids.put(top[i], idOf(leaves, top[i].doc));
+        }
+        java.util.Arrays.sort(top, start, end, java.util.Comparator.comparing(ids::get));
+      }
+    }
+    return new TopDocs(plain.totalHits, top);
   }
 
   /** Anserini's ScoreTiesAdjusterReranker, applied in place to sorted hits. */
