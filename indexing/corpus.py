@@ -139,6 +139,8 @@ def _str_id(value: Any, where: str) -> str:
     docid = str(value)
     if not docid.strip():
         raise ValueError(f"{where} is empty")
+    if "\n" in docid or "\r" in docid:  # hits cross from Lucene one docid per line
+        raise ValueError(f"{where} contains a line break")
     return docid
 
 

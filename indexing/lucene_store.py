@@ -37,6 +37,22 @@ class _Java:
         return cls
 
 
+def hit_columns(text: str) -> tuple[list[str], list[float]]:
+    """The docids and scores of a hit list from ``io.lucenehybrid.Search`` (its ``hits``): the
+    scores on one line, space-separated, then one docid per line; empty for no hits.
+
+    Raises:
+        ValueError: when the text is not such a list (a docid with a newline in it).
+    """
+    if not text:
+        return [], []
+    scores, _, ids = text.partition("\n")
+    docids, values = ids.split("\n"), list(map(float, scores.split(" ")))
+    if len(docids) != len(values):
+        raise ValueError(f"{len(docids)} docids for {len(values)} scores (a docid with a newline?)")
+    return docids, values
+
+
 class LuceneStore:
     """Writable BM25 + HNSW halves of one index directory (one writer each, one per process)."""
 

@@ -26,7 +26,7 @@ from . import lucene_writer
 from .build import VectorShards, _bar, _clean_leftovers, _swap_into_place, encode_to_shards
 from .encoders import Encoder, EncoderSpec, load_encoder
 from .errors import IndexBuildError
-from .lucene_store import LuceneStore, _Java
+from .lucene_store import LuceneStore, _Java, hit_columns
 from .manifest import (
     BM25_DIR,
     HNSW_DIR,
@@ -63,8 +63,7 @@ def iter_documents(bm25: Any, hnsw: Any) -> Iterator[StoredDocument]:
     n = int(java.Search.numDocs(hnsw))
     if n == 0:
         return
-    lines = str(java.Search.filterIds(hnsw, None, n)).splitlines()
-    ids = [line.split("\t", 1)[0] for line in lines if line]
+    ids, _ = hit_columns(str(java.Search.filterIds(hnsw, None, n)))
     for start in range(0, len(ids), RAW_BATCH):
         batch = ids[start : start + RAW_BATCH]
         for docid, raw in zip(batch, java.Search.raw(bm25, batch), strict=True):

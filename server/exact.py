@@ -19,7 +19,7 @@ from typing import Protocol
 import numpy as np
 import threadpoolctl
 
-from .types import Scored
+from .types import Ranked
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +79,11 @@ def lucene_scores(snapshot: VectorSnapshot, query: np.ndarray) -> np.ndarray:
     return np.maximum((np.float32(1) + dot) / np.float32(2), np.float32(0))
 
 
-def top_k(snapshot: VectorSnapshot, query: np.ndarray, k: int) -> list[Scored]:
+def top_k(snapshot: VectorSnapshot, query: np.ndarray, k: int) -> Ranked:
     """The exact top ``k``, best first; equal scores in id order, as Lucene sorts them."""
     n = len(snapshot.ids)
     if n == 0 or k <= 0:
-        return []
+        return Ranked([], [])
     scores = lucene_scores(snapshot, query)
     if k < n:
         kth = np.partition(scores, n - k)[n - k]  # the k-th best score
@@ -93,9 +93,7 @@ def top_k(snapshot: VectorSnapshot, query: np.ndarray, k: int) -> list[Scored]:
     best = scores[candidates]
     ranked = candidates[np.lexsort((snapshot.id_rank[candidates], -best))][:k]
     ids = snapshot.ids
-    return [
-        Scored(ids[i], s) for i, s in zip(ranked.tolist(), scores[ranked].tolist(), strict=True)
-    ]
+    return Ranked([ids[i] for i in ranked.tolist()], scores[ranked].tolist())
 
 
 @functools.cache

@@ -1,6 +1,7 @@
 """Rank fusion as pure functions: reciprocal rank fusion and normalized linear combination.
 
-Inputs are ranked lists of :class:`Scored` (best first); they are never mutated. A document
+Inputs are ranked lists of :class:`Scored` (best first), or :class:`Ranked` columns, which the
+search path passes (no object per candidate); they are never mutated. A document
 missing from a list is *absent* from it: it gets no RRF term from that list, and in linear
 fusion it takes that list's floor (0 for min-max; the lowest z-score for z-score) rather than an
 invented raw score of zero (for z-score, zero would be the list's mean).
@@ -11,9 +12,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import chain
+from itertools import chain, repeat
+from operator import mul
 
-from .types import Normalization, Scored
+from .types import Normalization, Ranked, Scored
 
 RRF_K = 60.0  # Cormack, Clarke & Buettcher (SIGIR 2009)
 
@@ -33,19 +35,23 @@ class Fused:
     parts: Mapping[str, float] = field(default_factory=dict)
 
 
-def _first_ranks(hits: Sequence[Scored]) -> dict[str, int]:
+def _columns(hits: Sequence[Scored]) -> tuple[Sequence[str], Sequence[float]]:
+    """One list's docids and scores, in rank order."""
+    if isinstance(hits, Ranked):
+        return hits.ids, hits.scores
+    return [h.docid for h in hits], [h.score for h in hits]
+
+
+def _first_ranks(ids: Sequence[str]) -> dict[str, int]:
     """docid -> its first (best) 1-based rank in one list."""
-    first: dict[str, int] = {}
-    for rank, hit in enumerate(hits, start=1):
-        if hit.docid not in first:
-            first[hit.docid] = rank
-    return first
+    # built from the last rank back, so a repeated docid's first rank is written last and stays
+    return dict(zip(reversed(ids), range(len(ids), 0, -1), strict=True))
 
 
 def _top(
     fused: dict[str, float],
     ranks: Mapping[str, dict[str, int]],
-    lists: Mapping[str, Sequence[Scored]],
+    scores: Mapping[str, Sequence[float]],
     part: Callable[[str, str], float | None],
     limit: int | None,
 ) -> list[Fused]:
@@ -76,7 +82,7 @@ def _top(
         for name, first in ranks.items():
             at = first.get(docid)
             if at is not None:
-                sources[name] = (at, lists[name][at - 1].score)
+                sources[name] = (at, scores[name][at - 1])
             value = part(name, docid)
             if value is not None:
                 parts[name] = value
@@ -104,19 +110,19 @@ def rrf(
         The documents of all lists, best fused score first.
     """
     weights = weights or {}
-    ranks = {name: _first_ranks(hits) for name, hits in lists.items()}
+    columns = {name: _columns(hits) for name, hits in lists.items()}
+    ranks = {name: _first_ranks(ids) for name, (ids, _) in columns.items()}
     fused: dict[str, float] = {}
     for name, first in ranks.items():
-        w = weights.get(name, 1.0)
-        for docid, rank in first.items():
-            # 0 + w1*p1 + w2*p2 ..., the order and arithmetic ``explain`` shows
-            fused[docid] = fused.get(docid, 0) + w * (1.0 / (k + rank))
+        w, get = weights.get(name, 1.0), fused.get
+        # 0 + w1*p1 + w2*p2 ..., the order and arithmetic ``explain`` shows
+        fused.update({docid: get(docid, 0.0) + w * (1.0 / (k + r)) for docid, r in first.items()})
 
     def part(name: str, docid: str) -> float | None:
         rank = ranks[name].get(docid)
         return None if rank is None else 1.0 / (k + rank)
 
-    return _top(fused, ranks, lists, part, limit)
+    return _top(fused, ranks, {name: c[1] for name, c in columns.items()}, part, limit)
 
 
 def normalize(scores: Sequence[float], method: Normalization = "minmax") -> list[float]:
@@ -133,10 +139,11 @@ def normalize(scores: Sequence[float], method: Normalization = "minmax") -> list
         return [(s - lo) / (hi - lo) for s in scores]
     if method == "zscore":
         mean = sum(scores) / len(scores)
-        std = math.sqrt(sum((s - mean) ** 2 for s in scores) / len(scores))
+        deviations = [s - mean for s in scores]
+        std = math.sqrt(sum(map(mul, deviations, deviations)) / len(scores))
         if std == 0:
             return [0.0] * len(scores)
-        return [(s - mean) / std for s in scores]
+        return [d / std for d in deviations]
     raise ValueError(f"unknown normalization {method!r}")
 
 
@@ -169,25 +176,31 @@ def linear(
     Returns:
         The documents of all lists, best fused score first.
     """
-    ranks = {name: _first_ranks(hits) for name, hits in lists.items()}
+    columns = {name: _columns(hits) for name, hits in lists.items()}
+    ranks = {name: _first_ranks(ids) for name, (ids, _) in columns.items()}
     normalized: dict[str, dict[str, float]] = {}
     floors: dict[str, float] = {}
-    for name, hits in lists.items():
-        values = normalize([h.score for h in hits], normalization)
-        normalized[name] = {docid: values[rank - 1] for docid, rank in ranks[name].items()}
-        floors[name] = _floor(list(normalized[name].values()), normalization)
-    # Every document of any list, in first-seen order; then each list's term added in turn
-    # (0 + w1*n1 + w2*n2 ..., the order and arithmetic ``explain`` shows).
-    fused = dict.fromkeys(chain.from_iterable(ranks.values()), 0.0)
+    for name, (ids, scores) in columns.items():
+        first = ranks[name]
+        values = normalize(scores, normalization)
+        if len(first) < len(ids):  # a docid repeated: it counts once, at its first rank
+            values = [values[rank - 1] for rank in first.values()]
+            ids = list(first)
+        normalized[name] = dict(zip(ids, values, strict=True))
+        floors[name] = _floor(values, normalization)
+    # Every document of any list; then each list's term added in turn (0 + w1*n1 + w2*n2 ...,
+    # the order and arithmetic ``explain`` shows).
+    docids = list(dict.fromkeys(chain.from_iterable(ranks.values())))
+    totals = [0.0] * len(docids)
     for n in lists:
-        by_doc, floor, w = normalized[n], floors[n], weights.get(n, 0.0)
-        get = by_doc.get
-        fused = {docid: total + w * get(docid, floor) for docid, total in fused.items()}
+        w, terms = weights.get(n, 0.0), map(normalized[n].get, docids, repeat(floors[n]))
+        totals = [total + w * term for total, term in zip(totals, terms, strict=True)]
+    fused = dict(zip(docids, totals, strict=True))
 
     def part(name: str, docid: str) -> float:
         return normalized[name].get(docid, floors[name])
 
-    return _top(fused, ranks, lists, part, limit)
+    return _top(fused, ranks, {name: c[1] for name, c in columns.items()}, part, limit)
 
 
 def explain(

@@ -27,7 +27,7 @@ from lucene_hybrid.indexing.manifest import (
 
 from . import exact, fusion
 from .lucene_search import Bm25Searcher, DenseSearcher, open_readonly
-from .types import DenseSearch, Hit, Scored, SearchParamError, SearchParams
+from .types import DenseSearch, Hit, Ranked, SearchParamError, SearchParams
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ class HybridSearcher:
 
     # -- retrieval ---------------------------------------------------------------------------
 
-    def _bm25(self, query: str | None, params: SearchParams) -> list[Scored]:
+    def _bm25(self, query: str | None, params: SearchParams) -> Ranked:
         if not query or not query.strip():
             raise SearchParamError(f"mode {params.mode!r} needs a non-empty text query")
         k1 = self.manifest.bm25.k1 if params.k1 is None else params.k1
@@ -173,7 +173,7 @@ class HybridSearcher:
 
     def _timed_dense(
         self, qvec: np.ndarray, params: SearchParams, snap: exact.VectorSnapshot | None
-    ) -> tuple[list[Scored], float]:
+    ) -> tuple[Ranked, float]:
         t0 = time.perf_counter()
         hits = self._dense_from(qvec, params, snap)
         return hits, (time.perf_counter() - t0) * 1000
@@ -189,12 +189,12 @@ class HybridSearcher:
             return None
         return self.exact.current()
 
-    def _dense(self, qvec: np.ndarray, params: SearchParams) -> list[Scored]:
+    def _dense(self, qvec: np.ndarray, params: SearchParams) -> Ranked:
         return self._dense_from(qvec, params, self._exact_copy(params))
 
     def _dense_from(
         self, qvec: np.ndarray, params: SearchParams, snap: exact.VectorSnapshot | None
-    ) -> list[Scored]:
+    ) -> Ranked:
         """Dense candidates; ``snap`` is this search's ``_exact_copy`` (looked up once)."""
         assert self.dense is not None  # _query_vector checked
         depth = params.k if params.mode == "dense" else params.candidate_depth
@@ -244,7 +244,7 @@ class HybridSearcher:
         params: SearchParams,
         t: dict[str, float],
     ) -> list[Hit]:
-        lists: dict[str, list[Scored]] = {}
+        lists: dict[str, Ranked] = {}
         pending = None
         snap = self._exact_copy(params) if qvec is not None else None
         if qvec is not None and params.mode == "hybrid" and self._split_halves(snap is not None):

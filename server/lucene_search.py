@@ -19,9 +19,10 @@ import numpy as np
 
 from lucene_hybrid.indexing import jvm
 from lucene_hybrid.indexing.errors import ManifestError
+from lucene_hybrid.indexing.lucene_store import hit_columns
 
 from .exact import SIMILARITIES, VectorSnapshot
-from .types import Scored
+from .types import Ranked
 
 
 class _Java:
@@ -57,12 +58,8 @@ def open_readonly(path: Path) -> Any:
         raise ManifestError(f"cannot open the Lucene index at {path}: {exc}") from exc
 
 
-def _parse(lines: str) -> list[Scored]:
-    out = []
-    for line in lines.splitlines():
-        docid, _, score = line.rpartition("\t")
-        out.append(Scored(docid, float(score)))
-    return out
+def _parse(text: str) -> Ranked:
+    return Ranked(*hit_columns(text))
 
 
 class _Half:
@@ -94,7 +91,7 @@ class Bm25Searcher(_Half):
 
     def search(
         self, query: str, k: int, k1: float, b: float, filter_json: str | None = None
-    ) -> list[Scored]:
+    ) -> Ranked:
         """Top ``k`` documents for a bag-of-words query (no query syntax: text is text)."""
         java = self._java
         reader, analyzer, field = self._reader, self._analyzer, self.field
@@ -102,9 +99,7 @@ class Bm25Searcher(_Half):
 
     def filter_ids(self, filter_json: str | None, limit: int) -> list[str]:
         """Ids of up to ``limit`` documents matching a metadata filter (None: any), index order."""
-        return [
-            h.docid for h in _parse(self._java.Search.filterIds(self._reader, filter_json, limit))
-        ]
+        return _parse(self._java.Search.filterIds(self._reader, filter_json, limit)).ids
 
     def fetch(self, docids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
         """Stored text and metadata of the given documents (missing ids are left out)."""
@@ -132,7 +127,7 @@ class DenseSearcher(_Half):
         k: int,
         ef_search: int,
         filter_json: str | None = None,
-    ) -> list[Scored]:
+    ) -> Ranked:
         """Top ``k`` documents by dot product (Lucene's score: (1 + dot) / 2), pre-filtered."""
         data = np.ascontiguousarray(vector, dtype="<f4").tobytes()
         java, reader, field = self._java, self._reader, self.field
@@ -140,7 +135,7 @@ class DenseSearcher(_Half):
 
     def exact_search(
         self, vector: Sequence[float] | np.ndarray, k: int, filter_json: str | None = None
-    ) -> list[Scored]:
+    ) -> Ranked:
         """Top ``k`` by brute force in Lucene (every live vector scored): exact, filterable."""
         data = np.ascontiguousarray(vector, dtype="<f4").tobytes()
         java, reader, field = self._java, self._reader, self.field

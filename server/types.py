@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 from lucene_hybrid.indexing.errors import LuceneHybridError
 
@@ -36,6 +37,47 @@ class Scored:
 
     docid: str
     score: float
+
+
+class Ranked(Sequence[Scored]):
+    """One retriever's ranked list (best first) held as two columns, ``ids`` and ``scores``.
+
+    A search reads 100 candidates per retriever to return 10; as columns they cross from Java and
+    from numpy without an object per candidate (fusion reads the columns). Indexing or iterating
+    still gives :class:`Scored`, for code off the hot path.
+    """
+
+    __slots__ = ("ids", "scores")
+
+    def __init__(self, ids: list[str], scores: list[float]):
+        if len(ids) != len(scores):
+            raise ValueError(f"{len(ids)} ids for {len(scores)} scores")
+        self.ids = ids
+        self.scores = scores
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @overload
+    def __getitem__(self, i: int) -> Scored: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> Ranked: ...
+
+    def __getitem__(self, i: int | slice) -> Scored | Ranked:
+        if isinstance(i, slice):
+            return Ranked(self.ids[i], self.scores[i])
+        return Scored(self.ids[i], self.scores[i])
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Ranked):
+            return self.ids == other.ids and self.scores == other.scores
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable columns, like a list
+
+    def __repr__(self) -> str:
+        return f"Ranked({list(zip(self.ids, self.scores, strict=True))!r})"
 
 
 @dataclass(frozen=True)

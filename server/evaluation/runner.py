@@ -15,7 +15,7 @@ from ..runfile import ranked_scores
 from ..types import DEFAULT_ALPHA, DEFAULT_FUSION, DEFAULT_NORMALIZATION, Scored, SearchParams
 from .metrics import Run
 
-Lists = dict[str, list[Scored]]  # retriever -> ranked candidates
+Lists = dict[str, Sequence[Scored]]  # retriever -> ranked candidates
 
 
 @dataclass(frozen=True)

@@ -138,3 +138,38 @@ def test_writes_reach_exact_search(tmp_path):
         assert coll.search(None, p, q)[0].docid == "new"  # now from the fresh copy
     finally:
         coll.close()
+
+
+def test_docids_with_separators_survive_every_search_path(tmp_path):
+    """Hits cross from Java as text; ids with spaces, tabs, Unicode line and paragraph separators
+    and non-ASCII letters come back whole from BM25, HNSW, Lucene's exact search, the in-memory
+    copy, hybrid fusion and a filter."""
+    ids = ["plain", "with space", "tab\there", "line\u2028sep", "para\u2029sep", "naïve\x85x"]
+    coll = Collection.create(
+        "ids",
+        tmp_path / "ids",
+        encoder_spec=EncoderSpec(kind="precomputed", model="precomputed", dim=8),
+    )
+    try:
+        vecs = _unit(np.random.default_rng(5).normal(size=(len(ids), 8)))
+        docs = [
+            DocIn(id=d, text=f"shared words {i}", metadata={"n": i}, vector=v.tolist())
+            for i, (d, v) in enumerate(zip(ids, vecs, strict=True))
+        ]
+        coll.upsert(docs)
+        k = len(ids)
+        for params in [
+            SearchParams(mode="bm25", k=k, fetch_docs=False),
+            SearchParams(mode="dense", k=k, fetch_docs=False, dense_search="hnsw"),
+            SearchParams(mode="dense", k=k, fetch_docs=False, dense_search="exact"),
+            SearchParams(mode="dense", k=k, fetch_docs=False),  # the copy, once read
+            SearchParams(mode="hybrid", k=k, fetch_docs=False),
+        ]:
+            hits = coll.search("shared words", params, vecs[3])
+            assert sorted(h.docid for h in hits) == sorted(ids), params
+        flt = filter_json(parse_filter({"field": "n", "op": "gte", "value": 3}))
+        assert coll.searcher.bm25.filter_ids(flt, 10) == ids[3:]
+        hit = coll.search(None, SearchParams(mode="dense", k=1, fetch_docs=False), vecs[3])[0]
+        assert hit.docid == "line\u2028sep"
+    finally:
+        coll.close()

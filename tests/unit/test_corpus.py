@@ -90,6 +90,23 @@ def test_malformed_lines_skipped_and_counted_when_asked(tmp_path):
     assert [line for line, _ in stats.skipped] == [2, 3]
 
 
+def test_an_id_with_a_line_break_is_a_malformed_line(tmp_path):
+    """Searches read hits back one docid per line: an id with a line break is refused up front;
+    other separators (tab, U+2028) are ids like any other."""
+    lines = [
+        json.dumps({"_id": "tab\tand\u2028sep", "text": "ok"}),
+        json.dumps({"_id": "two\nlines", "text": "bad"}),
+        json.dumps({"_id": "carriage\rreturn", "text": "bad"}),
+    ]
+    path = write(tmp_path / "c.jsonl", lines)
+    with pytest.raises(CorpusError, match=r"c\.jsonl:2: .*contains a line break"):
+        list(read_corpus(path))
+    stats = ReadStats()
+    docs = list(read_corpus(path, skip_malformed=True, stats=stats))
+    assert [d.docid for d in docs] == ["tab\tand\u2028sep"]
+    assert [line for line, _ in stats.skipped] == [2, 3]
+
+
 def test_a_lone_surrogate_escape_is_a_malformed_line_naming_the_field(tmp_path):
     """A "\\ud800" escape is valid JSON but not text: the reader refuses it, where the encoder
     and Lucene would fail mid-build; an escaped surrogate pair (an emoji) is text and passes."""

@@ -13,17 +13,42 @@ from hypothesis import strategies as st
 from lucene_hybrid.indexing.corpus import read_corpus
 from lucene_hybrid.indexing.errors import CorpusError
 from lucene_hybrid.server.fusion import linear, rrf
-from lucene_hybrid.server.types import Scored
+from lucene_hybrid.server.types import Ranked, Scored
 
 docids = st.text(alphabet="abcdefgh", min_size=1, max_size=3)
 scores = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
 
 
 @st.composite
-def ranked_list(draw):
-    ids = draw(st.lists(docids, unique=True, max_size=20))
+def ranked_list(draw, unique=True):
+    """A ranked list, as Scored objects or as the Ranked columns searches produce."""
+    ids = draw(st.lists(docids, unique=unique, max_size=20))
     values = sorted(draw(st.lists(scores, min_size=len(ids), max_size=len(ids))), reverse=True)
+    if draw(st.booleans()):
+        return Ranked(ids, values)
     return [Scored(d, s) for d, s in zip(ids, values, strict=True)]
+
+
+@given(
+    ranked_list(unique=False),
+    ranked_list(unique=False),
+    st.integers(0, 45),
+    st.sampled_from(["rrf", "minmax", "zscore"]),
+)
+def test_columns_and_scored_lists_fuse_alike(a, b, limit, method):
+    """Ranked columns (repeated docids included) fuse exactly as the same lists of Scored do."""
+    as_objects = {"bm25": list(a), "dense": list(b)}
+    as_columns = {
+        n: Ranked([h.docid for h in v], [h.score for h in v]) for n, v in as_objects.items()
+    }
+    w = {"bm25": 0.3, "dense": 0.7}
+    for lists in (as_objects, as_columns):
+        assert all(isinstance(h, Scored) for v in lists.values() for h in v)
+    if method == "rrf":
+        assert rrf(as_columns, weights=w, limit=limit) == rrf(as_objects, weights=w, limit=limit)
+    else:
+        got = linear(as_columns, w, normalization=method, limit=limit)
+        assert got == linear(as_objects, w, normalization=method, limit=limit)
 
 
 @given(ranked_list(), ranked_list(), st.floats(0, 100), st.floats(0, 5), st.floats(0, 5))

@@ -72,7 +72,7 @@ public final class Search {
   private Search() {}
 
   /**
-   * BM25 top-k as "docid\tscore\n" lines, exactly as Pyserini's LuceneSearcher ranks them:
+   * BM25 top-k (as {@link #hits}), exactly as Pyserini's LuceneSearcher ranks them:
    * Lucene's order (score, then docid), then Anserini's ScoreTiesAdjusterReranker (scores rounded
    * to 4 decimals; a run of near-ties keeps docid order by subtracting 1e-6 per position). An
    * optional metadata filter (JSON) restricts the candidates before ranking.
@@ -108,7 +108,7 @@ public final class Search {
 
   /**
    * Up to {@code limit} documents matching a metadata filter (JSON; null matches all), in index
-   * order, as "docid\tscore" lines (the score is a constant 1).
+   * order (as {@link #hits}; the score is a constant 1).
    */
   public static String filterIds(Index index, String filterJson, int limit) throws IOException {
     Query filter = Metadata.parseFilter(filterJson);
@@ -266,11 +266,13 @@ public final class Search {
               top[a].score != top[b].score
                   ? Float.compare(top[b].score, top[a].score)
                   : ids[a].compareTo(ids[b]));
-      StringBuilder sb = new StringBuilder(top.length * 24);
-      for (int i : order) {
-        sb.append(ids[i]).append('\t').append(top[i].score).append('\n');
+      String[] sortedIds = new String[top.length];
+      float[] scores = new float[top.length];
+      for (int i = 0; i < top.length; i++) {
+        sortedIds[i] = ids[order[i]];
+        scores[i] = top[order[i]].score;
       }
-      return sb.toString();
+      return hits(sortedIds, scores);
     } finally {
       index.release(searcher);
     }
@@ -396,10 +398,31 @@ public final class Search {
   }
 
   private static String format(IndexSearcher searcher, TopDocs top) throws IOException {
-    StringBuilder sb = new StringBuilder(top.scoreDocs.length * 24);
+    ScoreDoc[] docs = top.scoreDocs;
+    String[] ids = new String[docs.length];
+    float[] scores = new float[docs.length];
     var leaves = searcher.getIndexReader().leaves();
-    for (ScoreDoc sd : top.scoreDocs) {
-      sb.append(idOf(leaves, sd.doc)).append('\t').append(sd.score).append('\n');
+    for (int i = 0; i < docs.length; i++) {
+      ids[i] = idOf(leaves, docs[i].doc);
+      scores[i] = docs[i].score;
+    }
+    return hits(ids, scores);
+  }
+
+  /**
+   * Hits as one string for Python to split in two calls, with no object per hit: the scores on
+   * the first line, space-separated, then one docid per line. Empty when there are none.
+   */
+  private static String hits(String[] ids, float[] scores) {
+    if (ids.length == 0) {
+      return "";
+    }
+    StringBuilder sb = new StringBuilder(ids.length * 24);
+    for (int i = 0; i < scores.length; i++) {
+      sb.append(i == 0 ? "" : " ").append(scores[i]);
+    }
+    for (String id : ids) {
+      sb.append('\n').append(id);
     }
     return sb.toString();
   }
