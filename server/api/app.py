@@ -214,7 +214,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
             await asyncio.to_thread(_build_demo, registry)
         await asyncio.to_thread(registry.open_all)
         for name, path in settings.collections.items():
-            if name not in registry.names():
+            # attached by an earlier start, whether it opened now or not (its reason stays)
+            if name not in registry.names() and name not in registry.failed:
                 try:
                     await asyncio.to_thread(registry.attach, name, Path(path))
                 except LuceneHybridError as exc:

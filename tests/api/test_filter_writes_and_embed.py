@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
+from fastapi.testclient import TestClient
+
+from lucene_hybrid.indexing.build import BuildOptions, build_index
+from lucene_hybrid.indexing.corpus import JsonlFields
+from lucene_hybrid.indexing.encoders import EncoderSpec
+from lucene_hybrid.server.api.app import create_app
+from lucene_hybrid.server.collection import Collection
+from lucene_hybrid.server.settings import load_settings
 
 C = "/v1/collections"
 
@@ -54,3 +64,37 @@ def test_embed_uses_the_collection_encoder(client, minilm):
     assert client.post(C, json=body2).status_code == 201
     r = client.post(f"{C}/noencoder/embed", json={"texts": ["x"]})
     assert r.status_code == 422 and "no server-side encoder" in r.json()["error"]["message"]
+
+
+def test_an_attached_index_that_fails_to_reopen_says_why(tmp_path):
+    """A restart with the same `--collection NAME=DIR` finds NAME attached by the first start;
+    when it cannot open it, the 503 gives the reason, not "already exists"."""
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text(json.dumps({"id": "a", "text": "some text", "vector": [1.0, 0.0]}) + "\n")
+    index = tmp_path / "idx"
+    build_index(
+        BuildOptions(
+            corpus,
+            index,
+            fmt="jsonl",
+            fields=JsonlFields(vector="vector"),
+            encoder=EncoderSpec(kind="precomputed", model="precomputed", dim=2),
+            progress=False,
+        )
+    )
+    settings = load_settings(
+        data_dir=tmp_path / "data", demo_collection=False, collections={"sci": str(index)}
+    )
+    with TestClient(create_app(settings)) as c:
+        assert c.get("/v1/collections/sci").status_code == 200
+    holder = Collection("holder", index)  # another writer holds the index's Lucene locks
+    try:
+        with TestClient(create_app(settings)) as c:
+            r = c.get("/v1/collections/sci")
+            assert r.status_code == 503, r.text
+            message = r.json()["error"]["message"]
+            assert "Lock" in message and "already exists" not in message, message
+    finally:
+        holder.close()
+    with TestClient(create_app(settings)) as c:  # once free, the same start serves it
+        assert c.get("/v1/collections/sci").status_code == 200
