@@ -150,6 +150,8 @@ def test_metadata_nested_large_and_colliding_keys(client, vecs):
         "": "empty key",
         "a.b": "dotted key",
         "big": list(range(10_000)),
+        # numbers a JSON parser may bend: past 64 bits, subnormal, inexact in binary
+        "numbers": [2**70 + 1, -(10**30), 5e-324, 0.1, 1.7976931348623157e308, -0.0],
     }
     doc = {"id": "meta", "text": "metadata torture", "metadata": metadata, "vector": [0, 0, 1, 0]}
     r = client.post(f"{vecs}/documents", json={"documents": [doc]})
@@ -157,6 +159,7 @@ def test_metadata_nested_large_and_colliding_keys(client, vecs):
     got = client.get(f"{vecs}/documents/meta", params={"with_vectors": True}).json()
     assert got["id"] == "meta" and got["text"] == "metadata torture"
     assert got["metadata"] == metadata
+    assert [type(x) for x in got["metadata"]["numbers"]] == [int, int] + [float] * 4
     assert got["vector"] == [0.0, 0.0, 1.0, 0.0]  # the real vector, not metadata's
     search = {"vector": [0, 0, 1, 0], "mode": "dense", "k": 10}
     # A filter on metadata key "id" reads the metadata, not the document id.
