@@ -13,6 +13,7 @@ $OUT/results.json after each step so a timeout keeps what finished. DEV=cpu N=30
 off the GPU.
 
 Usage: python scripts/gpu_encode_ab.py COLLECTION.tsv OUTDIR
+(``--rayon-row DEVICE`` is the fresh process's own entry: passages on stdin, one JSON row out.)
 """
 
 from __future__ import annotations
@@ -23,12 +24,33 @@ import subprocess
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from lucene_hybrid.indexing.encoders import EncoderSpec
 from lucene_hybrid.indexing.encoders.hf import HuggingFaceEncoder
 from lucene_hybrid.server import bench_encode
+
+
+def forward_and_pipeline(enc: HuggingFaceEncoder, texts: list[str]) -> dict[str, Any]:
+    """The forward alone and the encode_documents pipeline, and where the pipeline's time went."""
+    forward = bench_encode.forward_docs_per_s(enc, texts)
+    pipeline, split, _ = bench_encode.pipeline_docs_per_s(enc, texts)
+    return {
+        "forward_global_sort": round(forward),
+        "pipeline": round(pipeline),
+        "pipeline_split": split,
+        "pipeline/forward": round(pipeline / forward, 3),
+    }
+
+
+if sys.argv[1] == "--rayon-row":  # in a fresh process, under the parent's RAYON_NUM_THREADS
+    texts = json.loads(sys.stdin.read())
+    enc = HuggingFaceEncoder(EncoderSpec(precision="auto"), device=sys.argv[2])
+    enc.encode_documents(texts)  # warm every shape
+    print(json.dumps(forward_and_pipeline(enc, texts)))
+    sys.exit(0)
 
 collection, out = Path(sys.argv[1]), Path(sys.argv[2])
 DEV = os.environ.get("DEV", "cuda")
@@ -70,18 +92,14 @@ for rnd in range(2):
                 enc.encode_documents(texts[:8192])
             torch.cuda.set_sync_debug_mode(0)
             save(f"syncs_per_8192_call_{tag}", [len(w)] + [str(x.message)[:120] for x in w[:2]])
-        forward = bench_encode.forward_docs_per_s(enc, texts)
+        row = forward_and_pipeline(enc, texts)
+        forward, pipeline = row["forward_global_sort"], row["pipeline"]
         own = bench_encode.forward_docs_per_s(enc, texts, own_batches=True)
-        pipeline, split, _ = bench_encode.pipeline_docs_per_s(enc, texts)
         stage = bench_encode.index_stage(enc, [t for _, t in passages], copies=8)
-        row = {
-            "forward_global_sort": round(forward),
+        row |= {
             "forward_own_batches": round(own),
-            "pipeline": round(pipeline),
-            "pipeline_split": split,
             "index_stage": stage["docs_s"],
             "index_stage_split": stage["split"],
-            "pipeline/forward": round(pipeline / forward, 3),
             "pipeline/own_batches": round(pipeline / own, 3),
             "index/forward": round(stage["docs_s"] / forward, 3),
         }
@@ -90,24 +108,11 @@ for rnd in range(2):
 # The pipeline with nanotoken's pool at every core, leaving two (the launching and the batching
 # thread), and at four (one core tokenizes 100,000+ passages/s): in fresh processes, since rayon
 # reads RAYON_NUM_THREADS once.
-ROW = """
-import json, sys
-from lucene_hybrid.indexing.encoders import EncoderSpec
-from lucene_hybrid.indexing.encoders.hf import HuggingFaceEncoder
-from lucene_hybrid.server import bench_encode
-texts = json.loads(sys.stdin.read())
-enc = HuggingFaceEncoder(EncoderSpec(precision="auto"), device=sys.argv[1])
-enc.encode_documents(texts)
-forward = bench_encode.forward_docs_per_s(enc, texts)
-pipeline, split, _ = bench_encode.pipeline_docs_per_s(enc, texts)
-print(json.dumps({"forward_global_sort": round(forward), "pipeline": round(pipeline),
-                  "pipeline_split": split, "pipeline/forward": round(pipeline / forward, 3)}))
-"""
 cores = os.cpu_count() or 1
 for threads in [n for n in dict.fromkeys((cores, cores - 2, 4)) if 1 <= n <= cores]:
     env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
     done = subprocess.run(
-        [sys.executable, "-c", ROW, DEV],
+        [sys.executable, __file__, "--rayon-row", DEV],
         input=json.dumps(texts),
         capture_output=True,
         text=True,
