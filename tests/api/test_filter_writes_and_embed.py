@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 from fastapi.testclient import TestClient
@@ -98,3 +99,8 @@ def test_an_attached_index_that_fails_to_reopen_says_why(tmp_path):
         holder.close()
     with TestClient(create_app(settings)) as c:  # once free, the same start serves it
         assert c.get("/v1/collections/sci").status_code == 200
+    shutil.rmtree(index / "hnsw")  # half the index lost between two starts: refused, not emptied
+    with TestClient(create_app(settings)) as c:
+        r = c.get("/v1/collections/sci")
+        assert r.status_code == 503 and "incomplete" in r.json()["error"]["message"], r.text
+    assert not (index / "hnsw").exists()
