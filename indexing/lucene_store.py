@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import jvm
-from .errors import IndexBuildError
+from .errors import IndexBuildError, ManifestError
 from .manifest import BM25_DIR, HNSW_DIR, Manifest
 
 
@@ -54,13 +54,28 @@ def hit_columns(text: str) -> tuple[list[str], list[float]]:
 
 
 class LuceneStore:
-    """Writable BM25 + HNSW halves of one index directory (one writer each, one per process)."""
+    """Writable BM25 + HNSW halves of one index directory (one writer each, one per process).
 
-    def __init__(self, index_dir: str | Path, manifest: Manifest):
+    ``create`` writes two new, empty halves; otherwise both must hold a committed index.
+
+    Raises:
+        ManifestError: when a half holds no committed index (without ``create``: a writer would
+            make an empty one, and the index would lose half its documents).
+        IndexBuildError: when Lucene cannot open a half (locked, corrupt, unreadable).
+    """
+
+    def __init__(self, index_dir: str | Path, manifest: Manifest, *, create: bool = False):
         java = _Java.load()
         self._java = java
         self.index_dir = Path(index_dir)
         self.dim = manifest.dim
+        if not create:
+            for half in (self.index_dir / BM25_DIR, self.index_dir / HNSW_DIR):
+                if not any(half.glob("segments_*")):
+                    raise ManifestError(
+                        f"{half} is missing or holds no Lucene index: the index is incomplete; "
+                        "restore or rebuild it"
+                    )
         try:
             analyzer = java.Analyzer.newDefaultInstance()
             self.bm25 = java.Index.openBm25Writer(str(self.index_dir / BM25_DIR), analyzer)

@@ -29,7 +29,7 @@ import numpy as np
 
 from lucene_hybrid.indexing import jvm
 from lucene_hybrid.indexing.encoders import Encoder, EncoderSpec, check_vectors, load_encoder
-from lucene_hybrid.indexing.errors import EncoderError, LuceneHybridError, ManifestError
+from lucene_hybrid.indexing.errors import EncoderError, LuceneHybridError
 from lucene_hybrid.indexing.lucene_store import LuceneStore
 from lucene_hybrid.indexing.manifest import (
     BM25_DIR,
@@ -162,18 +162,7 @@ class Collection:
         self._last_commit = time.monotonic()
 
     def _open_store(self) -> tuple[Bm25Searcher, DenseSearcher]:
-        """Open both halves for writing (``self.store``) and searchers over the same handles.
-
-        Raises:
-            ManifestError: when a half holds no committed Lucene index (a writer would create an
-                empty one, and the collection would answer with half its documents gone).
-        """
-        for half in (BM25_DIR, HNSW_DIR):
-            if not any((self.path / half).glob("segments_*")):
-                raise ManifestError(
-                    f"{self.path / half} is missing or holds no Lucene index: the index is "
-                    "incomplete; restore or rebuild it"
-                )
+        """Open both halves for writing (``self.store``) and searchers over the same handles."""
         self.store = LuceneStore(self.path, self.manifest)
         m = self.manifest
         return (
@@ -222,7 +211,7 @@ class Collection:
                 corpus={"source": "api"},
             )
             write_manifest(tmp, manifest)
-            LuceneStore(tmp, manifest).close()  # writes two empty, committed indexes
+            LuceneStore(tmp, manifest, create=True).close()  # two empty, committed indexes
             tmp.rename(path)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
