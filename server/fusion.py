@@ -51,7 +51,7 @@ def _first_ranks(ids: Sequence[str]) -> dict[str, int]:
 def _top(
     fused: dict[str, float],
     ranks: Mapping[str, dict[str, int]],
-    scores: Mapping[str, Sequence[float]],
+    columns: Mapping[str, tuple[Sequence[str], Sequence[float]]],
     part: Callable[[str, str], float | None],
     limit: int | None,
 ) -> list[Fused]:
@@ -82,7 +82,7 @@ def _top(
         for name, first in ranks.items():
             at = first.get(docid)
             if at is not None:
-                sources[name] = (at, scores[name][at - 1])
+                sources[name] = (at, columns[name][1][at - 1])
             value = part(name, docid)
             if value is not None:
                 parts[name] = value
@@ -122,7 +122,7 @@ def rrf(
         rank = ranks[name].get(docid)
         return None if rank is None else 1.0 / (k + rank)
 
-    return _top(fused, ranks, {name: c[1] for name, c in columns.items()}, part, limit)
+    return _top(fused, ranks, columns, part, limit)
 
 
 def normalize(scores: Sequence[float], method: Normalization = "minmax") -> list[float]:
@@ -200,7 +200,7 @@ def linear(
     def part(name: str, docid: str) -> float:
         return normalized[name].get(docid, floors[name])
 
-    return _top(fused, ranks, {name: c[1] for name, c in columns.items()}, part, limit)
+    return _top(fused, ranks, columns, part, limit)
 
 
 def explain(
