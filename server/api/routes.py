@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -21,7 +21,7 @@ from ..settings import ServerSettings
 from ..types import SearchParams
 from . import models as m
 from .errors import LimitExceeded, Unauthorized
-from .surrogates import SurrogateCheckedRoute
+from .surrogates import SurrogateCheckedRoute, direct
 
 router = APIRouter(route_class=SurrogateCheckedRoute)
 T = TypeVar("T")
@@ -174,11 +174,17 @@ def _search_one(
     )
 
 
+def _read_collection_of(request: Request) -> Awaitable[Collection]:
+    """`read_collection` for a direct call (see `direct`)."""
+    return read_collection(request.path_params["name"], request)
+
+
 @router.post(
     "/v1/collections/{name}/search",
     response_model=m.SearchResponse,
     responses=ERRORS,
 )
+@direct(m.SearchRequest, _read_collection_of)
 async def search(body: m.SearchRequest, coll: ReadColl, request: Request) -> Response:
     state = request.app.state
     if state.active == 1 and (body.vector is not None or body.mode == "bm25"):
@@ -195,6 +201,7 @@ async def search(body: m.SearchRequest, coll: ReadColl, request: Request) -> Res
     response_model=m.BatchSearchResponse,
     responses=ERRORS,
 )
+@direct(m.BatchSearchRequest, _read_collection_of)
 async def batch_search(body: m.BatchSearchRequest, coll: ReadColl, request: Request) -> Response:
     state = request.app.state
     settings, metrics, n = state.settings, state.metrics, len(body.searches)

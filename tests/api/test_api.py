@@ -197,6 +197,40 @@ def test_batch_search(client):
     assert [r["hits"][0]["id"] for r in results] == ["bread", "blackhole"]
 
 
+TOPIC_IS_FOOD = {"field": "topic", "op": "eq", "value": "food"}
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("demo/search", {"query": "lucene vector search", "k": 5, "timings": False}),
+        ("demo/search", {"query": "bread", "mode": "bm25", "filter": TOPIC_IS_FOOD}),
+        ("demo/search", {"vector": [0.05] * 384, "mode": "dense", "explain": True}),
+        ("demo/search", {"query": "x", "k": 0}),
+        ("demo/search", {"query": "x", "k": 10**9}),
+        ("demo/search", {"query": "x", "colour": "red"}),
+        ("demo/search", {"vector": ["a"] * 384, "mode": "dense"}),
+        ("demo/search", {"vector": [0.1, 0.2], "mode": "dense"}),
+        ("demo/search", {"query": "  ", "mode": "bm25"}),
+        ("demo/search", [1, 2]),
+        ("nope/search", {"query": "x"}),
+        ("nope/search", {"query": "x", "k": 0}),
+        ("demo/search/batch", {"searches": [{"query": "bread"}, {"query": "sky", "mode": "bm25"}]}),
+        ("demo/search/batch", {"searches": [{"query": "bread"}, {"query": "x", "k": -1}]}),
+    ],
+)  # fmt: skip
+def test_searches_answer_alike_called_directly_or_through_fastapi(client, path, body):
+    """An application/json body that validates is handed to the endpoint directly; a +json
+    type takes FastAPI's whole path. The answers must not tell them apart."""
+    content = json.dumps(body).encode()
+    answers = [
+        client.post(f"/v1/collections/{path}", content=content, headers={"content-type": kind})
+        for kind in ("application/json", "application/search+json")
+    ]
+    direct, fastapi = ((r.status_code, r.json()) for r in answers)
+    assert direct == fastapi
+
+
 @pytest.mark.parametrize(
     ("kind", "request_kwargs", "status"),
     [
