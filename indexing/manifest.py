@@ -20,6 +20,11 @@ FORMAT_VERSION = 1
 ANALYZER = "Anserini DefaultEnglishAnalyzer (Porter stemmer, Lucene English stopwords)"
 
 
+# Lucene's BM25Similarity takes k1 as a 32-bit float and refuses infinity, which any larger
+# value would become.
+MAX_K1 = 3.4028234663852886e38
+
+
 class Bm25Settings(BaseModel):
     """BM25 defaults for searches that do not give their own k1/b (Anserini: 0.9 / 0.4)."""
 
@@ -27,7 +32,7 @@ class Bm25Settings(BaseModel):
 
     field: str = "contents"
     analyzer: str = ANALYZER
-    k1: float = Field(default=0.9, ge=0)
+    k1: float = Field(default=0.9, ge=0, le=MAX_K1)
     b: float = Field(default=0.4, ge=0, le=1)
 
 

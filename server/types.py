@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, overload
 
 from lucene_hybrid.indexing.errors import LuceneHybridError
+from lucene_hybrid.indexing.manifest import MAX_K1
 
 Mode = Literal["bm25", "dense", "hybrid"]
 FusionMethod = Literal["rrf", "linear"]
@@ -139,14 +141,24 @@ class SearchParams:
             raise SearchParamError(f"k must be between 1 and {MAX_K}, got {self.k}")
         if not 1 <= self.depth <= MAX_K:
             raise SearchParamError(f"depth must be between 1 and {MAX_K}, got {self.depth}")
-        if self.rrf_k < 0:
-            raise SearchParamError(f"rrf_k must be >= 0, got {self.rrf_k}")
-        if len(self.weights) != 2 or any(w < 0 for w in self.weights):
-            raise SearchParamError("weights must be two non-negative numbers (bm25, dense)")
+        # Comparisons written so that NaN fails them too.
+        if not 0 <= self.rrf_k < math.inf:
+            raise SearchParamError(f"rrf_k must be a finite number >= 0, got {self.rrf_k}")
+        # An RRF score is at most the weights' sum (each term is weight / (rrf_k + rank)).
+        if len(self.weights) != 2 or not (
+            all(w >= 0 for w in self.weights) and sum(self.weights) < math.inf
+        ):
+            raise SearchParamError(
+                "weights must be two non-negative numbers (bm25, dense) with a finite sum, "
+                f"got {self.weights}"
+            )
         if not 0.0 <= self.alpha <= 1.0:
             raise SearchParamError(f"alpha must be between 0 and 1, got {self.alpha}")
-        if self.k1 is not None and self.k1 < 0:
-            raise SearchParamError(f"k1 must be >= 0, got {self.k1}")
+        if self.k1 is not None and not 0 <= self.k1 <= MAX_K1:
+            raise SearchParamError(
+                f"k1 must be between 0 and {MAX_K1:.7g} (Lucene takes a 32-bit float), "
+                f"got {self.k1}"
+            )
         if self.b is not None and not 0.0 <= self.b <= 1.0:
             raise SearchParamError(f"b must be between 0 and 1, got {self.b}")
         if self.dense_search not in ("auto", "exact", "hnsw"):

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..errors import EncoderError
-from .base import EncoderSpec
+from .base import EncoderSpec, unit_rows
 
 
 class PrecomputedEncoder:
@@ -73,7 +73,7 @@ def check_vectors(vectors: np.ndarray, dim: int, normalize: bool = True) -> np.n
         out = arr.astype(np.float32)
     if not normalize:
         return out.copy() if out is given else out  # never the caller's own array
-    norms = np.linalg.norm(out, axis=1, keepdims=True)
-    if (norms == 0).any():
+    unit, norms = unit_rows(out)
+    if not norms.all():
         raise EncoderError("an all-zero vector has no direction; it cannot be searched")
-    return out / norms  # what l2_normalize gives, with the norms computed once
+    return unit

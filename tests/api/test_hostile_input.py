@@ -242,15 +242,39 @@ def test_non_finite_numbers_anywhere_are_4xx(client, vecs):
         {"query": "x", "weights": [math.inf, 1], "fusion": "rrf"},
         {"query": "x", "k1": math.inf},
         {"query": "x", "filter": {"field": "n", "op": "gt", "value": math.nan}},
+        # Finite, but Lucene takes k1 as a 32-bit float, where it is infinity (a 500 before).
+        {"query": "x", "k1": 3.5e38},
+        # Each finite, but an RRF score can reach their sum, which is not (a null score before).
+        {"query": "x", "weights": [1.7e308, 1.7e308], "fusion": "rrf", "rrf_k": 0},
     ):
         assert is_json_error(post(f"{C}/demo/search", body), 422), body
-    create = {
-        "name": "inf-k1",
-        "encoder": {"kind": "precomputed", "dim": 2},
-        "bm25": {"k1": math.inf},
-    }
-    assert is_json_error(post(C, create), 422)
-    assert client.get(f"{C}/inf-k1").status_code == 404
+    for k1 in (math.inf, 1e308):  # 1e308: a collection whose every BM25 search was a 500
+        create = {
+            "name": "big-k1",
+            "encoder": {"kind": "precomputed", "dim": 2},
+            "bm25": {"k1": k1},
+        }
+        r = post(C, create)
+        assert is_json_error(r, 422) and "bm25.k1" in r.json()["error"]["message"]
+        assert client.get(f"{C}/big-k1").status_code == 404
+
+
+@pytest.mark.parametrize("value", [1e38, -3e38, 1e-30, 1e-45])
+def test_vectors_whose_squares_leave_float32_keep_their_direction(client, vecs, value):
+    """Four values of 1e38 are a float32 vector along the diagonal, but their squares overflow
+    float32 (1e-30's underflow): it was stored as zeros (refused as all-zero). It must be found
+    by itself, scoring as a unit vector."""
+    docid = f"extreme-{value}"
+    doc = {"id": docid, "vector": [value] * DIM}
+    assert client.post(f"{vecs}/documents", json={"documents": [doc]}).status_code == 200
+    got = client.post(f"{vecs}/documents/get", json={"ids": [docid], "with_vectors": True})
+    stored = got.json()["documents"][0]["vector"]
+    assert stored == pytest.approx([math.copysign(0.5, value)] * DIM, rel=1e-6)
+    for search in ("exact", "hnsw"):
+        body = {"vector": [value] * DIM, "mode": "dense", "k": 1, "dense_search": search}
+        hit = client.post(f"{vecs}/search", json=body).json()["hits"][0]
+        assert hit["id"] == docid and hit["dense_score"] == pytest.approx(1.0, abs=1e-5), search
+    client.post(f"{vecs}/documents/delete", json={"ids": [docid]})
 
 
 @pytest.mark.parametrize(

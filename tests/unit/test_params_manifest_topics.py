@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 
 import numpy as np
 import pytest
 
-from lucene_hybrid.indexing.encoders import EncoderSpec, check_vectors
+from lucene_hybrid.indexing.encoders import EncoderSpec, check_vectors, l2_normalize
 from lucene_hybrid.indexing.errors import CorpusError, EncoderError, ManifestError
 from lucene_hybrid.indexing.manifest import Manifest, read_manifest, write_manifest
 from lucene_hybrid.server.topics import read_topics
@@ -25,8 +26,17 @@ from lucene_hybrid.server.types import SearchParamError, SearchParams
         {"mode": "fuzzy"},
         {"fusion": "sum"},
         {"rrf_k": -1},
+        {"rrf_k": math.nan},
+        {"rrf_k": math.inf},
         {"weights": (1.0, -1.0)},
+        {"weights": (1.0, math.nan)},
+        # each is finite, but an RRF score could reach their sum, which is not
+        {"weights": (1.7e308, 1.7e308)},
         {"b": 2.0},
+        {"k1": -0.1},
+        {"k1": math.nan},
+        # Lucene takes k1 as a 32-bit float: larger values would reach it as infinity
+        {"k1": 3.5e38},
         {"ef_search": 0},
         {"normalization": "l2"},
     ],
@@ -100,6 +110,20 @@ def test_check_vectors():
         check_vectors(np.array([[np.inf, 1.0]]), 2)
     with pytest.raises(EncoderError, match="all-zero"):
         check_vectors(np.array([[0.0, 0.0]]), 2)
+    with pytest.raises(EncoderError, match="all-zero"):
+        check_vectors(np.array([[1.0, 0.0], [0.0, 0.0]]), 2)  # any one of them
+
+
+@pytest.mark.parametrize("value", [1e38, -3e38, 1e-30, 1e-45, 3.0])
+def test_vectors_whose_squares_leave_float32_still_come_out_unit_length(value):
+    """A float32 norm of 384 values of 1e38 is infinite (the vector would become zeros) and of
+    1e-30 zero (refused as all-zero), though each has a direction: all ones, scaled."""
+    dim = 384
+    out = check_vectors(np.full((1, dim), value), dim)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, np.full((1, dim), np.sign(value) / dim**0.5), rtol=1e-6)
+    mixed = l2_normalize(np.array([[value, 0.0], [3.0, 4.0], [0.0, 0.0]]))
+    np.testing.assert_allclose(mixed, [[np.sign(value), 0.0], [0.6, 0.8], [0.0, 0.0]], rtol=1e-6)
 
 
 def test_trec_scores_keep_our_order_for_trec_eval():
