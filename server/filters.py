@@ -8,9 +8,17 @@ the field, as in MongoDB and Qdrant.
 from __future__ import annotations
 
 import json
-from typing import Any, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+    model_validator,
+)
 
 Scalar = Union[str, int, float, bool]  # noqa: UP007 - pydantic needs the runtime Union here
 MAX_DEPTH = 8
@@ -55,7 +63,27 @@ class Not(BaseModel):
     not_: Filter = Field(alias="not")
 
 
-Filter = Union[Condition, And, Or, Not]  # noqa: UP007
+def _kind(value: Any) -> str:
+    """Which kind of filter ``value`` is meant to be, from its keys: validation then reports
+    what is wrong with that kind alone, not why it fits none of the four."""
+    if isinstance(value, dict):
+        return next((_TAGS[key] for key in ("and", "or", "not") if key in value), "Condition")
+    return type(value).__name__ if isinstance(value, (And, Or, Not)) else "Condition"
+
+
+_TAGS = {"and": "And", "or": "Or", "not": "Not"}
+# The tags name the four kinds in a validation error's location; error messages leave them out.
+TAGS = frozenset(("Condition", *_TAGS.values()))
+
+Filter = Annotated[
+    Union[  # noqa: UP007
+        Annotated[Condition, Tag("Condition")],
+        Annotated[And, Tag("And")],
+        Annotated[Or, Tag("Or")],
+        Annotated[Not, Tag("Not")],
+    ],
+    Discriminator(_kind),
+]
 And.model_rebuild()
 Or.model_rebuild()
 Not.model_rebuild()

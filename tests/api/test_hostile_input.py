@@ -259,6 +259,38 @@ def test_non_finite_numbers_anywhere_are_4xx(client, vecs):
         assert client.get(f"{C}/big-k1").status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"field": "a", "op": "like", "value": 1}, "filter.op: Input should be 'eq', 'ne'"),
+        (
+            {"and": [{"field": "a", "value": 1}, {"field": "b", "op": "gt", "value": "z"}]},
+            "filter.and.1: Value error, 'gt' compares numbers; got 'z'",
+        ),
+        (
+            {"not": {"or": [{"field": "a", "value": [1]}]}},
+            "filter.not.or.0: Value error, 'eq' needs a single value, not a list",
+        ),
+        ({"and": []}, "filter.and: List should have at least 1 item"),
+        (
+            {"feild": "a", "value": 1},
+            "filter.field: Field required; filter.feild: Extra inputs are not permitted",
+        ),
+        ({"or": [{"field": "a", "value": 1}], "x": 1}, "filter.x: Extra inputs are not permitted"),
+    ],
+)
+def test_a_bad_filter_is_told_what_is_wrong_with_it(client, bad, message):
+    """Only the kind of filter its keys name is validated: the message says what is wrong with
+    it, not why it is none of the four kinds (a condition, and, or, not)."""
+    for path in ("demo/search", "demo/documents/get", "demo/documents/delete"):
+        body = {"query": "x", "filter": bad} if path.endswith("search") else {"filter": bad}
+        r = client.post(f"{C}/{path}", json=body)
+        assert is_json_error(r, 422), r.text
+        got = r.json()["error"]["message"]
+        assert got.startswith(message) and "Condition" not in got and "And" not in got, got
+    assert client.get(f"{C}/demo").json()["documents"] == 30  # the delete deleted nothing
+
+
 @pytest.mark.parametrize("value", [1e38, -3e38, 1e-30, 1e-45])
 def test_vectors_whose_squares_leave_float32_keep_their_direction(client, vecs, value):
     """Four values of 1e38 are a float32 vector along the diagonal, but their squares overflow
