@@ -17,6 +17,7 @@ from pydantic import (
     Field,
     Tag,
     TypeAdapter,
+    field_validator,
     model_validator,
 )
 
@@ -33,6 +34,18 @@ class Condition(BaseModel):
     field: str = Field(min_length=1, max_length=256)
     op: Literal["eq", "ne", "in", "nin", "gt", "gte", "lt", "lte"] = "eq"
     value: Scalar | list[Scalar]
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _scalars(cls, value: Any) -> Any:
+        # Said once, not as each of the union's five types refusing it.
+        items = value if isinstance(value, list) else [value]
+        if not all(isinstance(v, (str, int, float)) for v in items):  # bool is an int
+            raise ValueError(
+                "a value is a string, number or boolean (for in / nin, a list of them), "
+                f"not {value!r:.80}"
+            )
+        return value
 
     @model_validator(mode="after")
     def _value_fits_op(self) -> Condition:

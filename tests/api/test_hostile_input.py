@@ -277,6 +277,10 @@ def test_non_finite_numbers_anywhere_are_4xx(client, vecs):
             "filter.field: Field required; filter.feild: Extra inputs are not permitted",
         ),
         ({"or": [{"field": "a", "value": 1}], "x": 1}, "filter.x: Extra inputs are not permitted"),
+        (
+            {"field": "a", "op": "in", "value": [1, None]},
+            "filter.value: Value error, a value is a string, number or boolean",
+        ),
     ],
 )
 def test_a_bad_filter_is_told_what_is_wrong_with_it(client, bad, message):
