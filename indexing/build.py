@@ -408,7 +408,12 @@ def _build(
     stats = ReadStats()
     t0 = time.perf_counter()
     docs = read_corpus(
-        opts.corpus, opts.fmt, fields=opts.fields, skip_malformed=opts.skip_malformed, stats=stats
+        opts.corpus,
+        opts.fmt,
+        fields=opts.fields,
+        skip_malformed=opts.skip_malformed,
+        stats=stats,
+        unique_ids=True,
     )
     n_docs, n_meta, longest = stage_documents(
         docs, staging, opts, encoder.dim if precomputed else None

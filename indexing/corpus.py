@@ -206,8 +206,10 @@ def read_corpus(
     fields: JsonlFields | None = None,
     skip_malformed: bool = False,
     stats: ReadStats | None = None,
+    unique_ids: bool = False,
 ) -> Iterator[Document]:
-    """Stream documents from a corpus file, one at a time, in constant memory.
+    """Stream documents from a corpus file, one at a time, in constant memory (but for the
+    ids seen, with ``unique_ids``).
 
     Args:
         path: A corpus file, plain or gzip-compressed.
@@ -215,6 +217,8 @@ def read_corpus(
         fields: Field names for the generic ``jsonl`` format.
         skip_malformed: Skip malformed lines (counted in ``stats``) instead of failing.
         stats: Receives the counts of read and skipped lines.
+        unique_ids: A document whose id an earlier line had is malformed (an index keeps one
+            document per id: Lucene would hold both, and search and fetch would see either).
 
     Yields:
         Documents in file order.
@@ -232,6 +236,7 @@ def read_corpus(
     fields = fields or JsonlFields()
     stats = stats if stats is not None else ReadStats()
     opener = gzip.open if _is_gzip(path) else open
+    seen: set[str] | None = set() if unique_ids else None
     with _readable(path), opener(path, "rb") as fh:
         for lineno, raw in enumerate(fh, start=1):
             try:
@@ -264,6 +269,10 @@ def read_corpus(
                         or lone_surrogate(doc.metadata, "metadata")
                     ):
                         raise ValueError(problem)
+                if seen is not None:
+                    if doc.docid in seen:
+                        raise ValueError(f"duplicate id {doc.docid[:80]!r}: an earlier line has it")
+                    seen.add(doc.docid)
             except (ValueError, TypeError) as exc:
                 reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
                 if not skip_malformed:

@@ -355,7 +355,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--metadata-fields", default=None, help="generic jsonl: comma list (default: all others)"
     )
     p.add_argument("--vector-field", default=None, help="generic jsonl: precomputed vector field")
-    p.add_argument("--skip-malformed", action="store_true", help="skip and count malformed lines")
+    p.add_argument(
+        "--skip-malformed",
+        action="store_true",
+        help="skip and count malformed lines (a repeated id: the first line stays)",
+    )
     _add_encoder_args(p, for_search=False)
     p.add_argument("--hnsw-m", type=int, default=16)
     p.add_argument("--ef-construction", type=int, default=100)

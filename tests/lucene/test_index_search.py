@@ -10,7 +10,7 @@ import pytest
 from lucene_hybrid.indexing.build import BuildOptions, build_index
 from lucene_hybrid.indexing.corpus import JsonlFields
 from lucene_hybrid.indexing.encoders import EncoderSpec
-from lucene_hybrid.indexing.errors import IndexBuildError, ManifestError
+from lucene_hybrid.indexing.errors import CorpusError, IndexBuildError, ManifestError
 from lucene_hybrid.indexing.manifest import HnswSettings, read_manifest
 from lucene_hybrid.server.hybrid import open_index
 from lucene_hybrid.server.types import SearchParamError, SearchParams
@@ -180,6 +180,23 @@ def test_failed_build_leaves_nothing(tmp_path, minilm):
     with pytest.raises(Exception, match=":2: malformed"):
         build_index(BuildOptions(corpus=corpus, index=target, progress=False), minilm)
     assert list(tmp_path.iterdir()) == [corpus]
+
+
+def test_a_repeated_id_stops_a_build_or_is_skipped_keeping_the_first(tmp_path, minilm):
+    """Lucene would hold both documents of one id in each half (the build said 3 documents;
+    searches and fetches saw either one)."""
+    corpus = tmp_path / "c.jsonl"
+    rows = [("a", "first text"), ("b", "other"), ("a", "second text")]
+    corpus.write_text("".join(json.dumps({"_id": i, "text": t}) + "\n" for i, t in rows))
+    target = tmp_path / "idx"
+    with pytest.raises(CorpusError, match=":3: malformed .*duplicate id 'a'"):
+        build_index(BuildOptions(corpus=corpus, index=target, progress=False), minilm)
+    assert list(tmp_path.iterdir()) == [corpus]
+    opts = BuildOptions(corpus=corpus, index=target, progress=False, skip_malformed=True)
+    report = build_index(opts, minilm)
+    counts = report.manifest.counts
+    assert report.manifest.documents == counts["bm25"] == counts["dense"] == 2
+    assert counts["skipped_lines"] == 1 and report.skipped_lines[0][0] == 3
 
 
 def _build_precomputed(corpus, index, dim, hnsw=None) -> None:

@@ -107,6 +107,30 @@ def test_an_id_with_a_line_break_is_a_malformed_line(tmp_path):
     assert [line for line, _ in stats.skipped] == [2, 3]
 
 
+def test_a_repeated_id_is_a_malformed_line_when_ids_must_be_unique(tmp_path):
+    """An index keeps one document per id (Lucene would hold both, and a search or a fetch
+    would see either): an index build reads with ``unique_ids``, and the first one stays."""
+    lines = [
+        "d1\tfirst",
+        "d2\tother",
+        "d1\tsecond",
+        "D1\tcase differs: another id",
+        "d1\tthird",
+    ]
+    path = write(tmp_path / "c.tsv", lines)
+    assert [d.docid for d in read_corpus(path, "msmarco")] == ["d1", "d2", "d1", "D1", "d1"]
+    with pytest.raises(CorpusError, match=r"c\.tsv:3: .*duplicate id 'd1': an earlier line"):
+        list(read_corpus(path, "msmarco", unique_ids=True))
+    stats = ReadStats()
+    docs = list(read_corpus(path, "msmarco", skip_malformed=True, stats=stats, unique_ids=True))
+    assert [(d.docid, d.text) for d in docs] == [
+        ("d1", "first"),
+        ("d2", "other"),
+        ("D1", "case differs: another id"),
+    ]
+    assert [line for line, _ in stats.skipped] == [3, 5] and stats.read == 3
+
+
 def test_a_lone_surrogate_escape_is_a_malformed_line_naming_the_field(tmp_path):
     """A "\\ud800" escape is valid JSON but not text: the reader refuses it, where the encoder
     and Lucene would fail mid-build; an escaped surrogate pair (an emoji) is text and passes."""
