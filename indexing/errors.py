@@ -19,6 +19,11 @@ class EncoderError(LuceneHybridError):
     """An encoder cannot be loaded or failed to embed."""
 
 
+class EncoderUnavailable(EncoderError):
+    """A remote embedding service could not be reached, or failed or misbehaved (after the
+    client's retries): nothing in the request was wrong, and it may succeed later."""
+
+
 class ManifestError(LuceneHybridError):
     """An index directory has no valid manifest, or it does not match the request."""
 

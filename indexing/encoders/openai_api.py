@@ -9,10 +9,14 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import EncoderError
+from ..errors import EncoderError, EncoderUnavailable
 from .base import EncoderSpec, l2_normalize
 
 log = logging.getLogger(__name__)
+
+# Statuses with which a service says the input, not the service, is at fault: the caller's
+# error (a 422 from our API). Any other failure is the service's (a 502).
+_INPUT_REFUSED = frozenset((400, 413, 422))
 
 KNOWN_DIMS = {
     "text-embedding-3-small": 1536,
@@ -73,12 +77,16 @@ class OpenAIEncoder:
                 model=self.spec.model, input=texts, encoding_format="float", **kwargs
             )
         except self._openai.AuthenticationError as exc:
-            raise EncoderError(f"the embedding service refused the API key: {exc}") from exc
-        except self._openai.OpenAIError as exc:
-            raise EncoderError(f"embedding request failed after retries: {exc}") from exc
+            raise EncoderUnavailable(f"the embedding service refused the API key: {exc}") from exc
+        except self._openai.APIStatusError as exc:
+            if exc.status_code in _INPUT_REFUSED:  # e.g. a text over the model's context
+                raise EncoderError(f"the embedding service refused the input: {exc}") from exc
+            raise EncoderUnavailable(f"embedding request failed after retries: {exc}") from exc
+        except self._openai.OpenAIError as exc:  # no connection, a timeout
+            raise EncoderUnavailable(f"embedding request failed after retries: {exc}") from exc
         rows = sorted(response.data, key=lambda d: d.index)
         if len(rows) != len(texts):
-            raise EncoderError(f"asked for {len(texts)} embeddings, got {len(rows)}")
+            raise EncoderUnavailable(f"asked for {len(texts)} embeddings, got {len(rows)}")
         return np.asarray([r.embedding for r in rows], dtype=np.float32)
 
     def _encode(self, texts: Sequence[str], prefix: str) -> np.ndarray:
@@ -92,7 +100,9 @@ class OpenAIEncoder:
         ]
         out = np.concatenate(chunks)
         if out.shape[1] != self._dim:
-            raise EncoderError(f"service returned {out.shape[1]}-dim vectors, expected {self._dim}")
+            raise EncoderUnavailable(
+                f"service returned {out.shape[1]}-dim vectors, expected {self._dim}"
+            )
         return l2_normalize(out) if self.spec.normalize else out
 
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:

@@ -28,6 +28,7 @@ from lucene_hybrid.indexing.build import BuildOptions, build_index
 from lucene_hybrid.indexing.errors import (
     CorpusError,
     EncoderError,
+    EncoderUnavailable,
     IndexBuildError,
     LuceneHybridError,
     ManifestError,
@@ -61,6 +62,7 @@ _STATUS: list[tuple[type[Exception], int, str]] = [
     (SearchParamError, 422, "invalid_parameter"),
     (InvalidUnicode, 422, "invalid_request"),
     (DocumentError, 422, "invalid_document"),
+    (EncoderUnavailable, 502, "encoder_unavailable"),  # before EncoderError, its base
     (EncoderError, 422, "encoder_error"),
     (ManifestError, 400, "invalid_index"),
     (CorpusError, 400, "invalid_corpus"),

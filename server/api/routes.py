@@ -84,7 +84,7 @@ ReadColl = Annotated[Collection, Depends(read_collection)]
 Reg = Annotated[Registry, Depends(get_registry)]
 Coll = Annotated[Collection, Depends(get_collection)]
 ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": m.ErrorBody} for code in (400, 401, 403, 404, 409, 413, 422, 503, 507)
+    code: {"model": m.ErrorBody} for code in (400, 401, 403, 404, 409, 413, 422, 502, 503, 507)
 }
 
 

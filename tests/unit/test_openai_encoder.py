@@ -2,46 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import pytest
-from json_service import JsonService
+from json_service import DIM, EmbeddingService, fake_embedding
 
 from lucene_hybrid.indexing.encoders import EncoderSpec, load_encoder
-from lucene_hybrid.indexing.errors import EncoderError
-
-DIM = 8
-
-
-def fake_embedding(text: str, dim: int) -> list[float]:
-    digest = hashlib.sha256(text.encode()).digest()
-    return [b / 255.0 + 0.01 for b in digest[:dim]]
-
-
-class EmbeddingService(JsonService):
-    """Answers POST /v1/embeddings like OpenAI; can fail the first N calls with a status."""
-
-    def __init__(self, fail_first: int = 0, fail_status: int = 429):
-        self.fail_left = fail_first
-        self.fail_status = fail_status
-        super().__init__()
-
-    def answer(self, auth, body):
-        if self.fail_left > 0:
-            self.fail_left -= 1
-            error = {"error": {"message": "slow down", "type": "rate_limit"}}
-            return self.fail_status, error, {"retry-after-ms": "10"}
-        if auth != "Bearer test-key":
-            return 401, {"error": {"message": "bad key", "type": "invalid_request_error"}}, {}
-        dim = body.get("dimensions") or DIM
-        data = [
-            {"object": "embedding", "index": i, "embedding": fake_embedding(t, dim)}
-            for i, t in enumerate(body["input"])
-        ]
-        data.reverse()  # the client must order by index, not by position
-        usage = {"prompt_tokens": 1, "total_tokens": 1}
-        return 200, {"object": "list", "data": data, "model": body["model"], "usage": usage}, {}
+from lucene_hybrid.indexing.errors import EncoderError, EncoderUnavailable
 
 
 @pytest.fixture
@@ -89,7 +55,7 @@ def test_gives_up_with_a_clear_error_after_retries():
     svc = EmbeddingService(fail_first=100, fail_status=503)
     try:
         enc = load_encoder(spec(svc.url), api_key="test-key", max_retries=1)
-        with pytest.raises(EncoderError, match="failed after retries"):
+        with pytest.raises(EncoderUnavailable, match="failed after retries"):
             enc.encode_queries(["hello"])
         assert len(svc.requests) == 2
     finally:
