@@ -8,6 +8,7 @@ the field, as in MongoDB and Qdrant.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
@@ -17,6 +18,7 @@ from pydantic import (
     Field,
     Tag,
     TypeAdapter,
+    ValidationError,
     field_validator,
     model_validator,
 )
@@ -114,13 +116,27 @@ def _depth(f: Any) -> int:
     return 1
 
 
+def error_path(loc: Iterable[str | int]) -> str:
+    """A validation error's location as a dotted path of fields, without the kinds of filter
+    validated on the way (``TAGS``): e.g. ``filter.and.0.op``."""
+    return ".".join(str(p) for p in loc if p not in TAGS)
+
+
 def parse_filter(value: Any) -> Filter:
     """Validate a filter given as a dict (or JSON text).
 
     Raises:
-        ValueError: naming what is wrong (pydantic's ValidationError is a ValueError).
+        ValueError: naming what is wrong, e.g. "filter.and.0.op: Input should be ...".
     """
-    f = _adapter.validate_json(value) if isinstance(value, str) else _adapter.validate_python(value)
+    try:
+        f = (
+            _adapter.validate_json(value)
+            if isinstance(value, str)
+            else _adapter.validate_python(value)
+        )
+    except ValidationError as exc:
+        parts = (f"{error_path(('filter', *e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ValueError("; ".join(parts)) from None
     if _depth(f) > MAX_DEPTH:
         raise ValueError(f"filter nests deeper than {MAX_DEPTH} levels")
     return f

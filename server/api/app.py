@@ -35,7 +35,7 @@ from lucene_hybrid.indexing.errors import (
 )
 
 from ..collection import DocumentError, StorageError
-from ..filters import TAGS as FILTER_TAGS
+from ..filters import error_path
 from ..registry import (
     CollectionExists,
     CollectionNotFound,
@@ -281,8 +281,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         for err in exc.errors()[:10]:
             # Not "body", nor which kind of filter was validated (filters.TAGS): the fields'
             # path alone, e.g. filter.and.0.op.
-            loc = err.get("loc", ())
-            where = ".".join(str(p) for p in loc if p != "body" and p not in FILTER_TAGS)
+            where = error_path(p for p in err.get("loc", ()) if p != "body")
             parts.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
         return error_response(422, "invalid_request", "; ".join(parts) or "invalid request")
 

@@ -186,3 +186,21 @@ def test_exact_search_limit_is_a_server_setting(monkeypatch):
 def test_dense_search_must_be_known():
     with pytest.raises(SearchParamError, match="dense_search"):
         SearchParams(dense_search="ivf")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"field": "a", "op": "like", "value": 1}', "filter.op: Input should be 'eq', 'ne'"),
+        ('{"or": [{"not": {"field": "a", "value": null}}]}', "filter.or.0.not.value: Value error"),
+        ("{bad", "filter: Invalid JSON"),
+    ],
+)
+def test_a_bad_filter_on_the_command_line_says_where_it_is_wrong(text, message):
+    """``search --filter`` reads JSON text: its error is one line naming the path, not
+    pydantic's report of the union it tried."""
+    from lucene_hybrid.server.filters import parse_filter
+
+    with pytest.raises(ValueError) as caught:
+        parse_filter(text)
+    assert str(caught.value).startswith(message) and "\n" not in str(caught.value)
