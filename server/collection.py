@@ -58,6 +58,10 @@ class StorageError(LuceneHybridError):
     """The write could not be made durable (disk full, read-only data directory...)."""
 
 
+class CollectionClosed(LuceneHybridError):
+    """The collection was deleted (or closed) while a request that had found it was waiting."""
+
+
 @dataclass(frozen=True)
 class DocIn:
     """A document to upsert; ``vector`` None means the server embeds ``text``."""
@@ -145,7 +149,8 @@ class Collection:
         self.manifest = read_manifest(path)
         self.commit_interval_s = commit_interval_s
         self._write_lock = threading.Lock()
-        self._closed = False
+        self._closed = False  # writes refused
+        self._gone: str | None = None  # once closed: why, and reads are refused too
         spec = self.manifest.encoder
         if encoder is None and spec.kind != "precomputed":
             encoder = load_encoder(spec)
@@ -155,7 +160,7 @@ class Collection:
         self._view = ReadWriteLock()
         bm25, dense = self._open_store()
         self.searcher = HybridSearcher(
-            self.manifest, bm25, dense, encoder, owns_handles=False, snapshot=self._view.shared
+            self.manifest, bm25, dense, encoder, owns_handles=False, snapshot=self._reading
         )
         self.wal = WriteAheadLog(path / WAL_FILE)
         self._recover()
@@ -229,11 +234,22 @@ class Collection:
             log.info("collection %s: replayed %d logged batches", self.name, replayed)
         self.wal.truncate()
 
-    def close(self) -> None:
-        """Commit what is applied, truncate the log, close the writers."""
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Hold the searchers' view for one read; refused once the collection is closed."""
+        with self._view.shared():
+            if self._gone is not None:
+                raise CollectionClosed(self._gone)
+            yield
+
+    def close(self, why: str | None = None) -> None:
+        """Commit what is applied, truncate the log, close the writers. Reads in flight finish
+        first; later reads and writes raise ``CollectionClosed`` with ``why``."""
         with self._write_lock:
-            if self._closed:
+            if self._gone is not None:
                 return
+            with self._view.exclusive():
+                self._gone = why or f"collection '{self.name}' is closed"
             self._closed = True
             if not self.wal.still_linked():  # its directory is gone: nothing to commit into
                 try:
@@ -311,8 +327,9 @@ class Collection:
     def delete_where(self, filter_json: str | None) -> int:
         """Delete every document matching a metadata filter (None: all); returns how many."""
         with self._write_lock:  # count and delete with no write in between
-            with self._view.shared():
-                matched = len(self.searcher.bm25.filter_ids(filter_json, max(self.count(), 1)))
+            with self._reading():  # not count(): its own read would nest in this one
+                docs = self.searcher.bm25.num_docs
+                matched = len(self.searcher.bm25.filter_ids(filter_json, max(docs, 1)))
             self._write_locked({"op": "delete_filter", "filter": filter_json})
         return matched
 
@@ -321,6 +338,8 @@ class Collection:
             self._write_locked(record)
 
     def _write_locked(self, record: dict[str, Any]) -> None:
+        if self._gone is not None:
+            raise CollectionClosed(self._gone)
         if self._closed:
             raise StorageError(f"collection '{self.name}' is closed; restart the server")
         if not self.wal.still_linked():
@@ -407,7 +426,7 @@ class Collection:
 
     def get(self, ids: Sequence[str], with_vectors: bool = False) -> list[DocOut]:
         """Stored documents by id, in the order asked; absent ids are left out."""
-        with self._view.shared():  # text, metadata and vector of one version
+        with self._reading():  # text, metadata and vector of one version
             found = self.searcher.bm25.fetch(list(ids))
             out = []
             for docid in ids:
@@ -420,7 +439,7 @@ class Collection:
 
     def find(self, filter_json: str | None, limit: int, with_vectors: bool = False) -> list[DocOut]:
         """Up to ``limit`` stored documents matching a metadata filter (None: any)."""
-        with self._view.shared():
+        with self._reading():
             ids = self.searcher.bm25.filter_ids(filter_json, limit)
         return self.get(ids, with_vectors)
 
@@ -440,8 +459,15 @@ class Collection:
 
     def count(self) -> int:
         """Live documents (as of the latest refresh)."""
-        return self.searcher.bm25.num_docs
+        with self._reading():
+            return self.searcher.bm25.num_docs
 
     def size_bytes(self) -> int:
         """Bytes on disk of the whole collection directory."""
-        return sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
+        total = 0
+        for p in self.path.rglob("*"):
+            try:
+                total += p.stat().st_size if p.is_file() else 0
+            except FileNotFoundError:  # a segment merged away (or the collection deleted)
+                continue
+        return total

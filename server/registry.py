@@ -184,7 +184,7 @@ class Registry:
         with self._lock:
             coll = self.get(name)
             try:
-                coll.close()
+                coll.close(f"collection {name!r} was deleted")
             except Exception:  # e.g. its directory was removed under us: forget it anyway
                 log.exception("closing collection %s before deleting it failed", name)
             del self._collections[name]
@@ -208,7 +208,7 @@ class Registry:
         with self._lock:
             for coll in self._collections.values():
                 try:
-                    coll.close()
+                    coll.close(f"collection {coll.name!r} is closed: the server is stopping")
                 except Exception:
                     log.exception("closing collection %s failed", coll.name)
             self._collections.clear()

@@ -34,7 +34,7 @@ from lucene_hybrid.indexing.errors import (
     ManifestError,
 )
 
-from ..collection import DocumentError, StorageError
+from ..collection import CollectionClosed, DocumentError, StorageError
 from ..filters import error_path
 from ..registry import (
     CollectionExists,
@@ -57,6 +57,7 @@ STATIC = Path(__file__).resolve().parent / "static"  # the playground page (no b
 
 _STATUS: list[tuple[type[Exception], int, str]] = [
     (CollectionNotFound, 404, "not_found"),
+    (CollectionClosed, 404, "not_found"),  # deleted while the request waited
     (CollectionExists, 409, "conflict"),
     (InvalidName, 400, "invalid_name"),
     (SearchParamError, 422, "invalid_parameter"),

@@ -14,7 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
-from ..collection import Collection, DocIn
+from ..collection import Collection, CollectionClosed, DocIn
 from ..filters import filter_json
 from ..registry import CollectionNotFound, Registry, check_name
 from ..settings import ServerSettings
@@ -238,7 +238,12 @@ def _info(coll: Collection) -> m.CollectionInfo:
     dependencies=[Depends(require_read)],
 )
 def list_collections(registry: Reg) -> m.CollectionList:
-    infos = [_info(registry.get(n)) for n in registry.names()]
+    infos = []
+    for name in registry.names():
+        try:
+            infos.append(_info(registry.get(name)))
+        except (CollectionNotFound, CollectionClosed):  # deleted since names() was read
+            continue
     return m.CollectionList(collections=infos, failed=registry.failed)
 
 
