@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -14,6 +15,8 @@ from .formats import Qrels
 from .metrics import Evaluation, evaluate
 from .runner import Config, Lists, make_run
 from .significance import paired_test
+
+log = logging.getLogger(__name__)
 
 DEFAULT_CONFIGS = ("bm25", "dense", "default", "rrf", "linear")
 SWEEP_RRF_K = (1, 5, 10, 20, 40, 60, 100, 200, 500)
@@ -66,6 +69,25 @@ def _curve(
     return out
 
 
+def _check_judgments(split: Split) -> None:
+    """Refuse topics none of which the qrels judge (every score would be 0: the wrong qrels, or
+    ids spelt differently); warn of judged queries that have no topic (each scores 0)."""
+    judged = {q for q, docs in split.qrels.items() if any(g > 0 for g in docs.values())}
+    if not judged & set(split.topics):
+        raise LuceneHybridError(
+            f"{split.name} split: none of the {len(split.topics)} topics has a relevant "
+            f"judgment in the qrels (topic ids such as {sorted(split.topics)[:3]}, judged ids "
+            f"such as {sorted(judged)[:3]}): are these the qrels of these topics?"
+        )
+    if missing := judged - set(split.topics):
+        log.warning(
+            "%s split: %d judged queries have no topic and score 0, e.g. %s",
+            split.name,
+            len(missing),
+            sorted(missing)[:3],
+        )
+
+
 def run_experiment(
     retriever: Retriever,
     test: Split,
@@ -87,6 +109,9 @@ def run_experiment(
     Raises:
         LuceneHybridError: on a bad configuration or a baseline not among the configurations.
     """
+    if k < 1:
+        raise LuceneHybridError(f"k must be at least 1 (hits per query), got {k}")
+    _check_judgments(test)
     parsed = [Config.parse(c) for c in configs]
     names = [c.name for c in parsed]
     if baseline not in names:

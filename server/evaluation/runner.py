@@ -12,7 +12,14 @@ from lucene_hybrid.indexing.errors import LuceneHybridError
 from .. import fusion
 from ..hybrid import HybridSearcher
 from ..runfile import ranked_scores
-from ..types import DEFAULT_ALPHA, DEFAULT_FUSION, DEFAULT_NORMALIZATION, Scored, SearchParams
+from ..types import (
+    DEFAULT_ALPHA,
+    DEFAULT_FUSION,
+    DEFAULT_NORMALIZATION,
+    Scored,
+    SearchParamError,
+    SearchParams,
+)
 from .metrics import Run
 
 Lists = dict[str, Sequence[Scored]]  # retriever -> ranked candidates
@@ -73,6 +80,18 @@ class Config:
                     raise ValueError
             except ValueError:
                 raise LuceneHybridError(f"{spec!r}: bad parameter {opt!r}") from None
+        try:  # the values a search accepts: k >= 0, weights >= 0, alpha in [0, 1], ...
+            SearchParams(
+                mode="hybrid",
+                fusion=cfg.fusion,  # type: ignore[arg-type]
+                rrf_k=cfg.rrf_k,
+                weights=cfg.weights,
+                alpha=cfg.alpha,
+                normalization=cfg.normalization,  # type: ignore[arg-type]
+                depth=cfg.depth,
+            )
+        except SearchParamError as exc:
+            raise LuceneHybridError(f"{spec!r}: {exc}") from None
         return cfg
 
 

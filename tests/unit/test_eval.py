@@ -5,14 +5,17 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import re
 
 import pytest
 
-from lucene_hybrid.indexing.errors import CorpusError
+from lucene_hybrid.indexing.errors import CorpusError, LuceneHybridError
+from lucene_hybrid.server.evaluation.experiment import Split, run_experiment
 from lucene_hybrid.server.evaluation.formats import read_qrels, read_topics
 from lucene_hybrid.server.evaluation.metrics import evaluate
 from lucene_hybrid.server.evaluation.runner import Config, fuse_runs
 from lucene_hybrid.server.evaluation.significance import paired_test
+from lucene_hybrid.server.types import Scored
 
 
 def test_topic_formats(tmp_path):
@@ -94,6 +97,44 @@ def test_config_parsing():
     assert (c.fusion, c.alpha, c.normalization) == ("linear", 0.7, "zscore")
     with pytest.raises(Exception, match="bad parameter"):
         Config.parse("linear:k=3")
+
+
+@pytest.mark.parametrize(
+    ("spec", "why"),
+    [
+        ("rrf:k=-1", "rrf_k must be a finite number >= 0"),  # 1 / (k + rank) divided by zero
+        ("rrf:w=1e308,1e308", "finite sum"),
+        ("rrf:w=-1,1", "non-negative"),
+        ("linear:alpha=2", "alpha must be between 0 and 1"),
+        ("rrf:depth=0", "depth must be between"),
+    ],
+)
+def test_config_values_a_search_would_refuse_are_refused(spec, why):
+    with pytest.raises(LuceneHybridError, match=f"^'{re.escape(spec)}': .*{why}"):
+        Config.parse(spec)
+
+
+class OneHitEach:
+    """Candidates without an index: every topic's BM25 list is one document, d-<qid>."""
+
+    has_dense = False
+
+    def candidates(self, topics, depth, dense):
+        return {q: {"bm25": [Scored(f"d-{q}", 1.0)]} for q in topics}
+
+
+def test_topics_the_qrels_do_not_judge_are_refused_not_scored_zero(tmp_path, caplog):
+    def run(qrels, **kw):
+        split = Split("test", {"q1": "one", "q2": "two"}, qrels)
+        return run_experiment(OneHitEach(), split, name="x", index="x", configs=["bm25"], **kw)
+
+    with pytest.raises(LuceneHybridError, match=r"none of the 2 topics .* \['q9'\]"):
+        run({"q9": {"d-q9": 1}})
+    with pytest.raises(LuceneHybridError, match="k must be at least 1"):
+        run({"q1": {"d-q1": 1}}, k=0)
+    # a judged query without a topic scores 0, and is named in a warning
+    result = run({"q1": {"d-q1": 1}, "q7": {"d-q7": 1}})
+    assert result["queries"] == 2 and "q7" in caplog.text
 
 
 def test_paired_test_counts_wins_and_losses():
