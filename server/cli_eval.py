@@ -310,7 +310,12 @@ def _merge_params(configs: list[str]) -> list[str]:
 
 def cmd_fuse(args: argparse.Namespace) -> int:
     runs = [read_run(r) for r in args.runs]
-    weights = [float(w) for w in args.weights.split(",")] if args.weights else None
+    try:
+        weights = [float(w) for w in args.weights.split(",")] if args.weights else None
+    except ValueError:
+        raise LuceneHybridError(
+            f"--weights takes one number per run, separated by commas: got {args.weights!r}"
+        ) from None
     fused = fuse_runs(
         runs,
         args.method,

@@ -7,6 +7,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
+from lucene_hybrid.indexing.corpus import open_text
+from lucene_hybrid.indexing.errors import CorpusError
+
 from .types import Hit
 
 
@@ -52,11 +55,35 @@ def ranked_scores(ranked: Sequence[tuple[str, float]]) -> dict[str, float]:
 
 
 def read_run(path: str | Path) -> dict[str, dict[str, float]]:
-    """Read a TREC run file into ``{qid: {docid: score}}`` (the shape trec_eval tools take)."""
+    """Read a TREC run file into ``{qid: {docid: score}}`` (the shape trec_eval tools take).
+
+    Raises:
+        CorpusError: on a missing or empty file, or a line that is not ``qid Q0 docid rank
+            score tag`` with a finite score (naming the line).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CorpusError(f"{path}: no such run file")
     run: dict[str, dict[str, float]] = {}
-    with open(path) as fh:
-        for line in fh:
+    with open_text(path) as fh:
+        for lineno, line in enumerate(fh, start=1):
             parts = line.split()
-            if len(parts) >= 6:
-                run.setdefault(parts[0], {})[parts[2]] = float(parts[4])
+            if not parts:
+                continue
+            score = _float(parts[4]) if len(parts) >= 6 else math.nan
+            if not math.isfinite(score):
+                raise CorpusError(
+                    f"{path}:{lineno}: expected 'qid Q0 docid rank score tag' with a finite "
+                    f"score, got {line.strip()[:120]!r}"
+                )
+            run.setdefault(parts[0], {})[parts[2]] = score
+    if not run:
+        raise CorpusError(f"{path}: no results in this run file")
     return run
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -225,6 +226,13 @@ def fuse_runs(
     w = list(weights) if weights else [1.0] * n
     if len(w) != n:
         raise LuceneHybridError(f"{len(w)} weights for {n} runs")
+    # As SearchParams checks a search's (NaN fails every comparison).
+    if not (all(x >= 0 for x in w) and sum(w) < math.inf):
+        raise LuceneHybridError(f"weights must be non-negative with a finite sum, got {w}")
+    if not 0 <= rrf_k < math.inf:
+        raise LuceneHybridError(f"rrf_k must be a finite number >= 0, got {rrf_k}")
+    if k < 1:
+        raise LuceneHybridError(f"k must be at least 1 (hits per query), got {k}")
     names = [f"run{i}" for i in range(n)]
     out: Run = {}
     for qid in sorted({q for r in runs for q in r}):

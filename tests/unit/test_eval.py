@@ -15,6 +15,7 @@ from lucene_hybrid.server.evaluation.formats import read_qrels, read_topics
 from lucene_hybrid.server.evaluation.metrics import evaluate
 from lucene_hybrid.server.evaluation.runner import Config, fuse_runs
 from lucene_hybrid.server.evaluation.significance import paired_test
+from lucene_hybrid.server.runfile import read_run
 from lucene_hybrid.server.types import Scored
 
 
@@ -88,6 +89,47 @@ def test_fuse_runs_rrf_and_linear():
     lin = fuse_runs([a, b], "linear", 10, weights=[1, 3])["q"]
     assert list(lin)[0] == "d2"  # 0.25*0 + 0.75*1 beats d1's 0.25*1
     assert lin["d1"] == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "why"),
+    [
+        ({"rrf_k": -1.0}, "rrf_k must be"),  # 1 / (k + rank) divided by zero at rank 1
+        ({"rrf_k": math.nan}, "rrf_k must be"),
+        ({"weights": [-1.0, 1.0]}, "non-negative"),
+        ({"weights": [1e308, 1e308]}, "finite sum"),
+        ({"k": 0}, "k must be at least 1"),
+    ],
+)
+def test_fuse_runs_refuses_what_a_search_would(kwargs, why):
+    a, b = {"q": {"d1": 1.0}}, {"q": {"d2": 1.0}}
+    with pytest.raises(LuceneHybridError, match=why):
+        fuse_runs([a, b], "rrf", **{"k": 10, **kwargs})
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("q1 Q0 d1 1 2.0 tag\ngarbage\n", ":2: expected 'qid Q0 docid rank score tag'"),
+        ("q1 Q0 d1 1 nan tag\n", ":1: .*finite score"),
+        ("q1 Q0 d1 1 1e999 tag\n", ":1: .*finite score"),
+        ("q1 Q0 d1 1 high tag\n", ":1: .*finite score"),
+        ("\n", "no results in this run file"),
+    ],
+)
+def test_a_bad_run_file_is_refused_naming_the_line(tmp_path, text, why):
+    path = tmp_path / "run.trec"
+    path.write_text(text)
+    with pytest.raises(CorpusError, match=why):
+        read_run(path)
+    with pytest.raises(CorpusError, match="no such run file"):
+        read_run(tmp_path / "missing.trec")
+
+
+def test_a_run_file_reads_as_scores_per_query(tmp_path):
+    path = tmp_path / "run.trec"
+    path.write_text("q1 Q0 d1 1 2.5 t\n\nq1 Q0 d2 2 -1e3 t\nq2 Q0 d1 1 7 t extra\n")
+    assert read_run(path) == {"q1": {"d1": 2.5, "d2": -1000.0}, "q2": {"d1": 7.0}}
 
 
 def test_config_parsing():
