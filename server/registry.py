@@ -122,6 +122,12 @@ class Registry:
     def names(self) -> list[str]:
         return sorted(self._collections)
 
+    def open_collections(self) -> list[Collection]:
+        """The open collections, by name. One may be deleted while the caller reads it: its
+        reads then raise ``CollectionClosed``."""
+        open_now = dict(self._collections)  # one copy: a delete may run meanwhile
+        return [open_now[name] for name in sorted(open_now)]
+
     def get(self, name: str) -> Collection:
         """The open collection ``name``.
 

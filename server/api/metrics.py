@@ -8,6 +8,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
+from ..collection import CollectionClosed
+
 BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 
 
@@ -25,10 +27,13 @@ class _CollectionsCollector:
             "lucene_hybrid_collection_bytes", "bytes on disk", labels=["collection"]
         )
         if self.registry is not None:
-            for name in self.registry.names():
-                coll = self.registry.get(name)
-                docs.add_metric([name], coll.count())
-                size.add_metric([name], coll.size_bytes())
+            for coll in self.registry.open_collections():
+                try:
+                    count = coll.count()
+                except CollectionClosed:  # deleted meanwhile
+                    continue
+                docs.add_metric([coll.name], count)
+                size.add_metric([coll.name], coll.size_bytes())
         yield docs
         yield size
 

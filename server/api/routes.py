@@ -239,10 +239,10 @@ def _info(coll: Collection) -> m.CollectionInfo:
 )
 def list_collections(registry: Reg) -> m.CollectionList:
     infos = []
-    for name in registry.names():
+    for coll in registry.open_collections():
         try:
-            infos.append(_info(registry.get(name)))
-        except (CollectionNotFound, CollectionClosed):  # deleted since names() was read
+            infos.append(_info(coll))
+        except CollectionClosed:  # deleted meanwhile
             continue
     return m.CollectionList(collections=infos, failed=registry.failed)
 
