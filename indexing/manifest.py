@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .encoders.base import EncoderSpec
 from .errors import ManifestError
@@ -32,8 +32,15 @@ class Bm25Settings(BaseModel):
 
     field: str = "contents"
     analyzer: str = ANALYZER
-    k1: float = Field(default=0.9, ge=0, le=MAX_K1)
+    k1: float = Field(default=0.9, ge=0)
     b: float = Field(default=0.4, ge=0, le=1)
+
+    @field_validator("k1")
+    @classmethod
+    def _k1_fits_lucene(cls, k1: float) -> float:
+        if k1 > MAX_K1:
+            raise ValueError(f"k1 must be at most {MAX_K1:.7g}: Lucene takes a 32-bit float")
+        return k1
 
 
 class HnswSettings(BaseModel):

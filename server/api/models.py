@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lucene_hybrid.indexing.encoders import EncoderSpec
-from lucene_hybrid.indexing.manifest import MAX_K1, Bm25Settings, HnswSettings
+from lucene_hybrid.indexing.manifest import Bm25Settings, HnswSettings
 
 from ..filters import Filter
 from ..types import DEFAULT_ALPHA, DEFAULT_FUSION, DEFAULT_NORMALIZATION
@@ -168,7 +168,7 @@ class SearchRequest(BaseModel):
         default=DEFAULT_ALPHA, ge=0, le=1, description="linear: 0 bm25 only, 1 dense only"
     )
     normalization: Literal["minmax", "zscore"] = DEFAULT_NORMALIZATION
-    k1: float | None = Field(default=None, ge=0, le=MAX_K1)
+    k1: float | None = Field(default=None, ge=0)  # at most MAX_K1: SearchParams says why
     b: float | None = Field(default=None, ge=0, le=1)
     ef_search: int | None = Field(
         default=None, ge=1, description="HNSW candidate list size (makes auto use HNSW)"
