@@ -102,6 +102,22 @@ class Hit:
     explain: dict[str, Any] | None = None
 
 
+def check_rrf(rrf_k: float, weights: Sequence[float]) -> None:
+    """RRF's k and one weight per fused list, as a search and ``fuse`` take them.
+
+    Raises:
+        SearchParamError: on a negative or non-finite k, a negative weight, or weights whose
+            sum is not finite (an RRF score can reach it: each term is weight / (k + rank)).
+    """
+    # Comparisons written so that NaN fails them too.
+    if not 0 <= rrf_k < math.inf:
+        raise SearchParamError(f"rrf_k must be a finite number >= 0, got {rrf_k}")
+    if not (all(w >= 0 for w in weights) and sum(weights) < math.inf):
+        raise SearchParamError(
+            f"weights must be non-negative numbers with a finite sum, got {tuple(weights)}"
+        )
+
+
 @dataclass(frozen=True)
 class SearchParams:
     """Everything one search may set; immutable, one value per request.
@@ -141,17 +157,9 @@ class SearchParams:
             raise SearchParamError(f"k must be between 1 and {MAX_K}, got {self.k}")
         if not 1 <= self.depth <= MAX_K:
             raise SearchParamError(f"depth must be between 1 and {MAX_K}, got {self.depth}")
-        # Comparisons written so that NaN fails them too.
-        if not 0 <= self.rrf_k < math.inf:
-            raise SearchParamError(f"rrf_k must be a finite number >= 0, got {self.rrf_k}")
-        # An RRF score is at most the weights' sum (each term is weight / (rrf_k + rank)).
-        if len(self.weights) != 2 or not (
-            all(w >= 0 for w in self.weights) and sum(self.weights) < math.inf
-        ):
-            raise SearchParamError(
-                "weights must be two non-negative numbers (bm25, dense) with a finite sum, "
-                f"got {self.weights}"
-            )
+        if len(self.weights) != 2:
+            raise SearchParamError(f"weights must be two numbers (bm25, dense), got {self.weights}")
+        check_rrf(self.rrf_k, self.weights)
         if not 0.0 <= self.alpha <= 1.0:
             raise SearchParamError(f"alpha must be between 0 and 1, got {self.alpha}")
         if self.k1 is not None and not 0 <= self.k1 <= MAX_K1:

@@ -13,7 +13,7 @@ from lucene_hybrid.indexing.errors import LuceneHybridError
 from ..runfile import write_scored_run
 from .formats import Qrels
 from .metrics import Evaluation, evaluate
-from .runner import Config, Lists, make_run
+from .runner import Config, Lists, check_hits, make_run
 from .significance import paired_test
 
 log = logging.getLogger(__name__)
@@ -109,8 +109,7 @@ def run_experiment(
     Raises:
         LuceneHybridError: on a bad configuration or a baseline not among the configurations.
     """
-    if k < 1:
-        raise LuceneHybridError(f"k must be at least 1 (hits per query), got {k}")
+    check_hits(k)
     _check_judgments(test)
     parsed = [Config.parse(c) for c in configs]
     names = [c.name for c in parsed]

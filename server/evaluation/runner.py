@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -20,6 +19,7 @@ from ..types import (
     Scored,
     SearchParamError,
     SearchParams,
+    check_rrf,
 )
 from .metrics import Run
 
@@ -94,6 +94,12 @@ class Config:
         except SearchParamError as exc:
             raise LuceneHybridError(f"{spec!r}: {exc}") from None
         return cfg
+
+
+def check_hits(k: int) -> None:
+    """Hits per query in a run: at least one."""
+    if k < 1:
+        raise LuceneHybridError(f"k must be at least 1 (hits per query), got {k}")
 
 
 def retrieve(
@@ -226,13 +232,8 @@ def fuse_runs(
     w = list(weights) if weights else [1.0] * n
     if len(w) != n:
         raise LuceneHybridError(f"{len(w)} weights for {n} runs")
-    # As SearchParams checks a search's (NaN fails every comparison).
-    if not (all(x >= 0 for x in w) and sum(w) < math.inf):
-        raise LuceneHybridError(f"weights must be non-negative with a finite sum, got {w}")
-    if not 0 <= rrf_k < math.inf:
-        raise LuceneHybridError(f"rrf_k must be a finite number >= 0, got {rrf_k}")
-    if k < 1:
-        raise LuceneHybridError(f"k must be at least 1 (hits per query), got {k}")
+    check_rrf(rrf_k, w)  # as a search's
+    check_hits(k)
     names = [f"run{i}" for i in range(n)]
     out: Run = {}
     for qid in sorted({q for r in runs for q in r}):
