@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
 import shutil
 import threading
 import time
@@ -119,6 +120,20 @@ class ReadWriteLock:
             with self._cond:
                 self._writer = False
                 self._cond.notify_all()
+
+
+def tree_bytes(path: Path) -> int:
+    """Bytes of the files under ``path``. Files and folders may vanish during the walk (a merge
+    removes segments, a delete removes the collection): they count as 0, never an error, where
+    ``Path.rglob`` raises when a folder it is about to list is gone."""
+    total = 0
+    for folder, _, files in os.walk(path):  # os.walk skips a folder it cannot list
+        for name in files:
+            try:
+                total += os.stat(os.path.join(folder, name)).st_size
+            except OSError:
+                continue
+    return total
 
 
 def _b64(vectors: np.ndarray) -> list[str]:
@@ -464,10 +479,4 @@ class Collection:
 
     def size_bytes(self) -> int:
         """Bytes on disk of the whole collection directory."""
-        total = 0
-        for p in self.path.rglob("*"):
-            try:
-                total += p.stat().st_size if p.is_file() else 0
-            except FileNotFoundError:  # a segment merged away (or the collection deleted)
-                continue
-        return total
+        return tree_bytes(self.path)
