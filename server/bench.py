@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .collection import tree_bytes
 from .hybrid import HybridSearcher
 from .types import SearchParams
 
@@ -193,7 +194,7 @@ def machine() -> dict[str, Any]:
 
 def folder_mb(folder: Path) -> float:
     """Size on disk of the files under ``folder``, in MiB."""
-    return round(sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 2**20, 1)
+    return round(tree_bytes(folder) / 2**20, 1)
 
 
 def peak_rss_mb() -> float:
