@@ -17,12 +17,26 @@ from lucene_hybrid.indexing.encoders import Encoder, EncoderSpec
 from lucene_hybrid.indexing.errors import LuceneHybridError
 from lucene_hybrid.indexing.manifest import Bm25Settings, HnswSettings, read_manifest
 
-from .collection import Collection
+from .collection import Collection, StorageError
 from .exact import EXACT_MAX_DOCS
 
 log = logging.getLogger(__name__)
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+def _remove(path: Path, name: str) -> None:
+    """Remove a collection's link, or its directory: renamed first, so that a removal cut
+    short never leaves a half-deleted collection under its name to be opened at startup."""
+    if path.is_symlink():
+        path.unlink()
+    elif path.exists():
+        trash = path.with_name(f".{name}.deleting")
+        shutil.rmtree(trash, ignore_errors=True)  # what a delete cut short left
+        path.rename(trash)
+        shutil.rmtree(trash, ignore_errors=True)
+        if trash.exists():  # gone from the server either way; the next delete retries
+            log.warning("could not remove all of %s: remove it by hand", trash)
 
 
 class CollectionNotFound(LuceneHybridError, KeyError):
@@ -77,7 +91,7 @@ class Registry:
         self._lock = threading.Lock()
         self._collections: dict[str, Collection] = {}
         self._encoders: dict[str, Encoder] = {}
-        self.failed: dict[str, str] = {}
+        self.failed: dict[str, str] = {}  # name -> why it is not open (it can be deleted)
 
     def encoder_for(self, spec: EncoderSpec) -> Encoder | None:
         """Share one loaded model between collections that use the same encoder."""
@@ -98,7 +112,7 @@ class Registry:
             try:
                 self._open(path.name, path)
             except LuceneHybridError as exc:
-                self.failed[path.name] = str(exc)
+                self.failed[path.name] = f"could not be opened at startup: {exc}"
                 log.error("collection %s not opened: %s", path.name, exc)
 
     def _open(self, name: str, path: Path) -> Collection:
@@ -138,7 +152,7 @@ class Registry:
         if coll is None:
             if name in self.failed:
                 raise CollectionUnavailable(
-                    f"collection {name!r} could not be opened at startup: {self.failed[name]}"
+                    f"collection {name!r} is unavailable: {self.failed[name]}"
                 )
             raise CollectionNotFound(f"no collection named {name[:80]!r}")
         return coll
@@ -167,6 +181,7 @@ class Registry:
             )
             self._tune(coll)
             self._collections[name] = coll
+            self.failed.pop(name, None)  # one configured but not attached at startup
             return coll
 
     def attach(self, name: str, index_dir: Path) -> Collection:
@@ -186,20 +201,33 @@ class Registry:
                 raise
 
     def delete(self, name: str) -> None:
-        """Close and remove a collection (an attached one: only its link)."""
+        """Close and remove a collection (an attached one: only its link). One that could not
+        be opened at startup is removed too: deleting is how a user drops a broken one.
+
+        Raises:
+            CollectionNotFound: when there is none by that name.
+            StorageError: when its directory could not be removed (a read-only disk): it is
+                then reported as failed, its files kept, and a later delete may retry.
+        """
         with self._lock:
-            coll = self.get(name)
+            if name in self.failed and name not in self._collections:
+                path = self.root / name
+            else:
+                coll = self.get(name)
+                try:
+                    coll.close(f"collection {name!r} was deleted")
+                except Exception:  # e.g. its directory was removed under us: forget it anyway
+                    log.exception("closing collection %s before deleting it failed", name)
+                del self._collections[name]
+                path = coll.path
             try:
-                coll.close(f"collection {name!r} was deleted")
-            except Exception:  # e.g. its directory was removed under us: forget it anyway
-                log.exception("closing collection %s before deleting it failed", name)
-            del self._collections[name]
-            if coll.path.is_symlink():
-                coll.path.unlink()
-            elif coll.path.exists():
-                trash = coll.path.with_name(f".{name}.deleting")
-                coll.path.rename(trash)
-                shutil.rmtree(trash, ignore_errors=True)
+                _remove(path, name)
+            except OSError as exc:
+                self.failed[name] = f"deleting it failed ({exc}); its files are kept"
+                raise StorageError(
+                    f"collection {name!r} could not be removed ({exc}); its files are kept"
+                ) from exc
+            self.failed.pop(name, None)
 
     def commit_all(self) -> None:
         """Commit pending writes whose interval has passed (called periodically)."""

@@ -223,7 +223,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
                 try:
                     await asyncio.to_thread(registry.attach, name, Path(path))
                 except LuceneHybridError as exc:
-                    registry.failed[name] = str(exc)
+                    registry.failed[name] = f"could not be attached at startup: {exc}"
                     log.error("collection %s (%s) not attached: %s", name, path, exc)
         app.state.registry = registry
         # The searches' own threads: a plain executor hands off and back ~0.1-0.15 ms faster

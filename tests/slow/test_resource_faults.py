@@ -167,6 +167,34 @@ def test_read_only_collection_is_reported_and_the_rest_served(tmp_path):
         srv.stop()
 
 
+def test_a_collection_that_failed_to_open_can_be_deleted(tmp_path):
+    data = tmp_path / "data"
+    root = data / "collections"
+    broken = root / "broken"
+    broken.mkdir(parents=True)
+    (broken / "manifest.json").write_text("{broken")
+    (broken / "segments_1").write_bytes(b"kept" * 100)
+    srv = Server(data).start()
+    try:
+        json_error(srv.get(f"{C}/broken"), 503, "broken", "could not be opened")
+        # A disk that refuses the removal: a clear error, every file kept, a delete may retry.
+        with read_only(root):
+            json_error(srv.client_delete(f"{C}/broken"), 507, "broken", "could not be removed")
+            assert (broken / "segments_1").read_bytes() == b"kept" * 100
+            json_error(srv.get(f"{C}/broken"), 503, "deleting it failed")
+            assert "broken" in srv.get("/readyz").json()["failed"]
+        assert srv.client_delete(f"{C}/broken").status_code == 204
+        assert list(root.iterdir()) == []  # no trash left behind either
+        json_error(srv.get(f"{C}/broken"), 404, "broken")
+        json_error(srv.client_delete(f"{C}/broken"), 404, "broken")
+        assert srv.get("/readyz").status_code == 200
+        assert srv.get(C).json()["failed"] == {}
+        create_filled(srv, "broken")  # the name is free again, for a working collection
+        assert srv.get(f"{C}/broken").json()["documents"] == 20
+    finally:
+        srv.stop()
+
+
 def test_collection_directory_deleted_under_a_running_server(tmp_path):
     data = tmp_path / "data"
     srv = Server(data).start()
