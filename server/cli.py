@@ -305,6 +305,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .api.app import create_app
+    from .api.protocol import JsonErrorsProtocol
     from .settings import load_settings
 
     collections = {}
@@ -329,6 +330,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         create_app(settings),
         host=settings.host,
         port=settings.port,
+        http=JsonErrorsProtocol,  # bad HTTP gets the API's JSON errors; headers are capped
         log_level=settings.log_level,
         log_config=log_config(settings.log_level, settings.log_format),
         timeout_graceful_shutdown=10,

@@ -1,0 +1,90 @@
+"""What a real server answers below the app, over a raw socket: a request that is not HTTP, a
+request line past the parser's limit and headers past the server's cap each get the API's JSON
+error (never uvicorn's plain text), large but ordinary heads and bodies pass, and the server
+stays up."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+
+import pytest
+from serverproc import Server
+
+pytestmark = pytest.mark.slow
+
+
+def exchange(srv: Server, *chunks: bytes, pause: float = 0.0) -> tuple[int, dict[str, str], bytes]:
+    """Send ``chunks`` (``pause`` s apart, so each arrives on its own) and read the answer:
+    status, headers (lower-case names) and body. Sending stops if the server closes first."""
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=30) as s:
+        for chunk in chunks:
+            try:
+                s.sendall(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            time.sleep(pause)
+        data = b""
+        while True:
+            try:
+                part = s.recv(65536)
+            except ConnectionResetError:
+                break
+            if not part:
+                break
+            data += part
+            head, sep, body = data.partition(b"\r\n\r\n")
+            length = [ln for ln in head.split(b"\r\n") if ln.lower().startswith(b"content-length:")]
+            if sep and length and len(body) >= int(length[0].split(b":")[1]):
+                break
+    head, _, body = data.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines)}
+    return int(status_line.split()[1]), headers, body
+
+
+def json_error(answer: tuple[int, dict[str, str], bytes], status: int, kind: str) -> str:
+    code, headers, body = answer
+    assert code == status, (code, body[:300])
+    assert headers["content-type"] == "application/json", headers
+    error = json.loads(body)["error"]
+    assert error["type"] == kind, error
+    return str(error["message"])
+
+
+def test_malformed_and_oversized_requests_get_json_errors(tmp_path):
+    srv = Server(tmp_path / "data").start()
+    try:
+        # Not HTTP at all.
+        message = json_error(exchange(srv, b"HELLO THERE\r\n\r\n"), 400, "bad_request")
+        assert "HTTP/1.1" in message
+        # A request line past httptools' 64 KiB.
+        line = b"GET /v1/collections?q=" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+        json_error(exchange(srv, line), 400, "bad_request")
+        # Headers past the cap, arriving a piece at a time: refused before they end.
+        pieces = [b"GET /healthz HTTP/1.1\r\nHost: x\r\n"]
+        pieces += [b"X-Pad-%d: %s\r\n" % (i, b"p" * 8000) for i in range(40)]  # 320 KB
+        answer = exchange(srv, *pieces, b"\r\n", pause=0.01)
+        message = json_error(answer, 431, "headers_too_large")
+        assert "POST body" in message and answer[1]["connection"] == "close"
+        # A large but ordinary head passes, as does a body far larger than the cap.
+        big_head = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"p" * 30_000 + b"\r\n\r\n"
+        assert exchange(srv, big_head)[0] == 200
+        body = json.dumps({"query": "x " * 150_000, "mode": "bm25"}).encode()
+        post = b"POST /v1/collections/none/search HTTP/1.1\r\nHost: x\r\n"
+        post += b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+        json_error(exchange(srv, post + body), 404, "not_found")
+        # Two requests in one write (pipelining), the second's head left open a while: served.
+        first = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\n"
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=30) as s:
+            s.sendall(first)
+            time.sleep(0.2)
+            s.sendall(b"Host: x\r\nConnection: close\r\n\r\n")
+            answers = b""
+            while part := s.recv(65536):
+                answers += part
+        assert answers.count(b"HTTP/1.1 200 OK") == 2, answers[:500]
+        assert srv.get("/healthz").status_code == 200
+    finally:
+        srv.stop()
