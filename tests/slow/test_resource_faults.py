@@ -191,6 +191,17 @@ def test_a_collection_that_failed_to_open_can_be_deleted(tmp_path):
         assert srv.get(C).json()["failed"] == {}
         create_filled(srv, "broken")  # the name is free again, for a working collection
         assert srv.get(f"{C}/broken").json()["documents"] == 20
+        # An open collection whose removal the disk refuses: closed, reported, nothing lost.
+        with read_only(root):
+            json_error(srv.client_delete(f"{C}/broken"), 507, "could not be removed")
+            json_error(srv.get(f"{C}/broken"), 503, "deleting it failed")
+    finally:
+        srv.stop()
+    srv = Server(data).start()  # writable again: it opens with every acknowledged document
+    try:
+        assert len(ids_present(srv, "broken", [f"broken{i}" for i in range(20)])) == 20
+        assert srv.client_delete(f"{C}/broken").status_code == 204
+        assert list(root.iterdir()) == []
     finally:
         srv.stop()
 
