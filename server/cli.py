@@ -305,7 +305,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .api.app import create_app
-    from .api.protocol import JsonErrorsProtocol
+    from .api.protocol import protocol_for
     from .settings import load_settings
 
     collections = {}
@@ -330,7 +330,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         create_app(settings),
         host=settings.host,
         port=settings.port,
-        http=JsonErrorsProtocol,  # bad HTTP gets the API's JSON errors; headers are capped
+        http=protocol_for(settings.limits),  # JSON errors below the app; heads bounded
         log_level=settings.log_level,
         log_config=log_config(settings.log_level, settings.log_format),
         timeout_graceful_shutdown=10,

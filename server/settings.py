@@ -36,6 +36,15 @@ class Limits(BaseModel):
     max_id_chars: int = Field(default=512, gt=0)
     max_inflight: int = Field(default=32, gt=0, description="concurrent requests before queueing")
     max_wait_s: float = Field(default=5.0, gt=0, description="queue wait before a 503")
+    max_head_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="request line and headers, else 431"
+    )
+    head_timeout_s: float = Field(
+        default=30.0, gt=0, description="to receive a request's line and headers, else 408"
+    )
+    body_timeout_s: float = Field(
+        default=30.0, gt=0, description="between a request body's chunks, else 408"
+    )
 
 
 class ServerSettings(BaseSettings):

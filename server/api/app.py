@@ -145,11 +145,14 @@ class Admission:
 
 
 class BodyLimit:
-    """Reject bodies over ``max_bytes`` with 413, by Content-Length or while streaming."""
+    """Reject bodies over ``max_bytes`` with 413, by Content-Length or while streaming, and
+    bodies whose next chunk takes over ``timeout_s`` to arrive with 408 (a client that stalls
+    mid-body would otherwise hold one of the requests in flight for good)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int):
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout_s: float = 30.0):
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout_s = timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -162,11 +165,22 @@ class BodyLimit:
             )
             await too_big(scope, receive, send)
             return
-        seen = 0
+        seen, more = 0, True
 
         async def counting_receive() -> Message:
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, more
+            if not more:  # the body is in: what is left to receive is the disconnect, untimed
+                return await receive()
+            try:
+                async with asyncio.timeout(self.timeout_s):  # no task per call, as wait_for's
+                    message = await receive()
+            except TimeoutError:
+                raise LimitExceeded(
+                    f"the request body stalled: no data for {self.timeout_s:g} s",
+                    408,
+                    "request_timeout",
+                ) from None
+            more = message.get("more_body", False) and message["type"] == "http.request"
             seen += len(message.get("body", b""))
             if seen > self.max_bytes:
                 raise LimitExceeded(f"request body over the limit of {self.max_bytes} bytes")
@@ -290,7 +304,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     async def domain_error(request: Request, exc: LuceneHybridError) -> JSONResponse:
         if isinstance(exc, (LimitExceeded, Unauthorized)):
             headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else {}
-            kind = "unauthorized" if isinstance(exc, Unauthorized) else "limit_exceeded"
+            kind = "unauthorized" if isinstance(exc, Unauthorized) else exc.kind
             return error_response(exc.status, kind, str(exc), **headers)
         for cls, status, kind in _STATUS:
             if isinstance(exc, cls):
@@ -317,5 +331,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
         return error_response(500, "internal_error", "internal error; see the server log")
 
     app.add_middleware(Admission, max_wait_s=settings.limits.max_wait_s)
-    app.add_middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes)  # the outer one
+    app.add_middleware(  # the outer one
+        BodyLimit,
+        max_bytes=settings.limits.max_body_bytes,
+        timeout_s=settings.limits.body_timeout_s,
+    )
     return app

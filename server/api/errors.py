@@ -8,9 +8,10 @@ from lucene_hybrid.indexing.errors import LuceneHybridError
 class LimitExceeded(LuceneHybridError):
     """A request is over a configured limit (body size, batch size, k, query length...)."""
 
-    def __init__(self, message: str, status: int = 413):
+    def __init__(self, message: str, status: int = 413, kind: str = "limit_exceeded"):
         super().__init__(message)
         self.status = status
+        self.kind = kind
 
 
 class Unauthorized(LuceneHybridError):

@@ -6,6 +6,7 @@ stays up."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 import time
 
@@ -25,19 +26,24 @@ def exchange(srv: Server, *chunks: bytes, pause: float = 0.0) -> tuple[int, dict
             except (BrokenPipeError, ConnectionResetError):
                 break
             time.sleep(pause)
-        data = b""
-        while True:
-            try:
-                part = s.recv(65536)
-            except ConnectionResetError:
-                break
-            if not part:
-                break
-            data += part
-            head, sep, body = data.partition(b"\r\n\r\n")
-            length = [ln for ln in head.split(b"\r\n") if ln.lower().startswith(b"content-length:")]
-            if sep and length and len(body) >= int(length[0].split(b":")[1]):
-                break
+        return answer_on(s)
+
+
+def answer_on(s: socket.socket) -> tuple[int, dict[str, str], bytes]:
+    """The next answer on ``s``: status, headers (lower-case names) and body."""
+    data = b""
+    while True:
+        try:
+            part = s.recv(65536)
+        except ConnectionResetError:
+            break
+        if not part:
+            break
+        data += part
+        head, sep, body = data.partition(b"\r\n\r\n")
+        length = [ln for ln in head.split(b"\r\n") if ln.lower().startswith(b"content-length:")]
+        if sep and length and len(body) >= int(length[0].split(b":")[1]):
+            break
     head, _, body = data.partition(b"\r\n\r\n")
     status_line, *lines = head.decode("latin-1").split("\r\n")
     headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines)}
@@ -86,5 +92,56 @@ def test_malformed_and_oversized_requests_get_json_errors(tmp_path):
                 answers += part
         assert answers.count(b"HTTP/1.1 200 OK") == 2, answers[:500]
         assert srv.get("/healthz").status_code == 200
+    finally:
+        srv.stop()
+
+
+def in_flight(srv: Server) -> float:
+    metrics = srv.get("/metrics").text
+    found = re.search(r"^lucene_hybrid_requests_in_flight (\S+)$", metrics, re.M)
+    assert found, metrics[:2000]
+    return float(found[1])
+
+
+def test_stalled_heads_and_bodies_time_out_and_free_their_slots(tmp_path):
+    env = {
+        "LUCENE_HYBRID_LIMITS__HEAD_TIMEOUT_S": "1",
+        "LUCENE_HYBRID_LIMITS__BODY_TIMEOUT_S": "2",
+        "LUCENE_HYBRID_LIMITS__MAX_INFLIGHT": "2",
+        "LUCENE_HYBRID_LIMITS__MAX_WAIT_S": "0.5",
+    }
+    srv = Server(tmp_path / "data", env=env).start()
+    try:
+        # A head that stops half-way, and a connection that never sends anything.
+        t0 = time.monotonic()
+        answer = exchange(srv, b"GET /healthz HTTP/1.1\r\nHo")
+        assert time.monotonic() - t0 < 10
+        assert "1 s" in json_error(answer, 408, "request_timeout")
+        json_error(exchange(srv), 408, "request_timeout")
+        # Bodies that stall: each holds one of the two requests in flight until it times out.
+        stalled = b"POST /v1/collections/none/search HTTP/1.1\r\nHost: x\r\n"
+        stalled += b'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"query": '
+        socks = [socket.create_connection(("127.0.0.1", srv.port), timeout=30) for _ in range(2)]
+        try:
+            for s in socks:
+                s.sendall(stalled)
+            deadline = time.monotonic() + 1.5
+            while in_flight(srv) < 2 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            busy = srv.post("/v1/collections/none/search", {"query": "x"})
+            assert busy.status_code == 503, busy.text  # both slots held
+            for s in socks:
+                assert "stalled" in json_error(answer_on(s), 408, "request_timeout")
+        finally:
+            for s in socks:
+                s.close()
+        r = srv.post("/v1/collections/none/search", {"query": "x"})
+        assert r.status_code == 404, r.text  # the slots are free again
+        # A slow but steady body, each chunk within the timeout, is read whole.
+        body = json.dumps({"query": "steady", "mode": "bm25"}).encode()
+        head = b"POST /v1/collections/none/search HTTP/1.1\r\nHost: x\r\n"
+        head += b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+        chunks = [body[i : i + 8] for i in range(0, len(body), 8)]
+        json_error(exchange(srv, head, *chunks, pause=0.4), 404, "not_found")
     finally:
         srv.stop()
