@@ -97,7 +97,9 @@ class JsonErrorsProtocol(HttpToolsProtocol):
 
     def _send_error(self, status: int, kind: str, message: str) -> None:
         self._disarm()
-        body = json.dumps({"error": {"type": kind, "message": message}}).encode()
+        body = json.dumps(
+            {"error": {"type": kind, "message": message}}, separators=(",", ":")
+        ).encode()
         head = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS[status])]
         for name, value in self.server_state.default_headers:
             head += [name, b": ", value, b"\r\n"]
