@@ -452,11 +452,22 @@ class Collection:
                     out.append(DocOut(docid, text, metadata, vector))
         return out
 
-    def find(self, filter_json: str | None, limit: int, with_vectors: bool = False) -> list[DocOut]:
-        """Up to ``limit`` stored documents matching a metadata filter (None: any)."""
+    def find(
+        self,
+        filter_json: str | None,
+        limit: int,
+        with_vectors: bool = False,
+        after: str | None = None,
+    ) -> tuple[list[DocOut], str | None]:
+        """One page of the stored documents matching a metadata filter (None: any), in id
+        order: up to ``limit`` of them after the id ``after``, and the id to pass as ``after``
+        for the next page (None when this page is the last)."""
         with self._reading():
-            ids = self.searcher.bm25.filter_ids(filter_json, limit)
-        return self.get(ids, with_vectors)
+            ids = self.searcher.bm25.ids_after(filter_json, limit + 1, after)
+        more = len(ids) > limit
+        ids = ids[:limit]
+        # A document deleted since its id was read is left out; the cursor still moves past it.
+        return self.get(ids, with_vectors), ids[-1] if more else None
 
     def embed(self, texts: Sequence[str], input_type: str = "query") -> np.ndarray:
         """Embed texts with the collection's encoder (queries or documents, prefixes applied).

@@ -101,6 +101,11 @@ class Bm25Searcher(_Half):
         """Ids of up to ``limit`` documents matching a metadata filter (None: any), index order."""
         return _parse(self._java.Search.filterIds(self._reader, filter_json, limit)).ids
 
+    def ids_after(self, filter_json: str | None, limit: int, after: str | None) -> list[str]:
+        """Up to ``limit`` ids of documents matching a filter (None: any), in id (code point)
+        order, from the first id after ``after`` (None: the first)."""
+        return _parse(self._java.Search.idsAfter(self._reader, filter_json, limit, after)).ids
+
     def fetch(self, docids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
         """Stored text and metadata of the given documents (missing ids are left out)."""
         if not docids:

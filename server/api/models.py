@@ -114,16 +114,25 @@ class DeleteRequest(BaseModel):
 
 
 class GetRequest(BaseModel):
-    """Fetch by id (in the order given), or up to ``limit`` documents matching a filter."""
+    """Fetch by id (in the order given); or, without ids, page through the documents (all of
+    them, or those matching a filter) in id order, ``limit`` at a time, each page starting after
+    the previous page's ``next``."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     ids: list[str] | None = Field(default=None, min_length=1)
-    filter: Filter | None = Field(default=None, description="fetch documents matching it")
-    limit: int = Field(default=100, ge=1, description="with filter: at most this many")
+    filter: Filter | None = Field(default=None, description="page through documents matching it")
+    limit: int = Field(default=100, ge=1, description="without ids: documents per page")
+    after: str | None = Field(
+        default=None, description="without ids: start after this id (the last page's 'next')"
+    )
     with_vectors: bool = False
 
-    _one_of = model_validator(mode="after")(_ids_or_filter)
+    @model_validator(mode="after")
+    def _ids_or_page(self) -> GetRequest:
+        if self.ids is not None and (self.filter is not None or self.after is not None):
+            raise ValueError("give 'ids', or 'filter' and 'after' to page, not both")
+        return self
 
 
 class EmbedRequest(BaseModel):
@@ -149,6 +158,10 @@ class DocumentOut(BaseModel):
 
 class DocumentList(BaseModel):
     documents: list[DocumentOut]
+    next: str | None = Field(
+        default=None,
+        description="when paging: pass as 'after' for the next page; null on the last page",
+    )
 
 
 class SearchRequest(BaseModel):

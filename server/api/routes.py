@@ -320,14 +320,15 @@ def upsert_documents(body: m.UpsertRequest, coll: Coll, settings: Settings) -> m
     dependencies=[Depends(require_read)],
 )
 def get_documents(body: m.GetRequest, coll: Coll, settings: Settings) -> m.DocumentList:
+    after = None
     if body.ids is not None:
         _check_ids(body.ids, settings)
         docs = coll.get(body.ids, with_vectors=body.with_vectors)
     else:
         limit = settings.limits.max_batch_docs
         _limit(body.limit <= limit, f"limit={body.limit} is over the limit of {limit}", 422)
-        docs = coll.find(filter_json(body.filter), body.limit, with_vectors=body.with_vectors)
-    return m.DocumentList(documents=[m.DocumentOut(**d.__dict__) for d in docs])
+        docs, after = coll.find(filter_json(body.filter), body.limit, body.with_vectors, body.after)
+    return m.DocumentList(documents=[m.DocumentOut(**d.__dict__) for d in docs], next=after)
 
 
 @router.get(

@@ -45,11 +45,77 @@ def test_get_and_delete_by_filter(client):
     )
     both = client.post(f"{C}/byfilter/documents/delete", json={"ids": ["d1"], "filter": r0})
     assert both.status_code == 422 and "either" in both.json()["error"]["message"]
-    neither = client.post(f"{C}/byfilter/documents/get", json={})
-    assert neither.status_code == 422
+    everything = client.post(f"{C}/byfilter/documents/get", json={}).json()
+    assert [d["id"] for d in everything["documents"]] == sorted(f"d{i}" for i in range(12) if i % 3)
+    assert everything["next"] is None
     gt = {"field": "n", "op": "gte", "value": 10}
     assert client.post(f"{C}/byfilter/documents/delete", json={"filter": gt}).json()["count"] == 2
     assert client.get(f"{C}/byfilter").json()["documents"] == 6
+
+
+def _walk(client, name: str, limit: int, **body) -> list[list[str]]:
+    """Every page of a walk through collection ``name``, as lists of ids."""
+    pages, after = [], None
+    while True:
+        r = client.post(f"{C}/{name}/documents/get", json={**body, "limit": limit})
+        assert r.status_code == 200, r.text
+        pages.append([d["id"] for d in r.json()["documents"]])
+        after = body["after"] = r.json()["next"]
+        if after is None:
+            return pages
+
+
+def test_paging_walks_every_document_once_in_id_order(client):
+    name = "walk"
+    assert client.post(
+        C, json={"name": name, "encoder": {"kind": "precomputed", "dim": 2}}
+    ).is_success
+    ids = [f"doc{i:02d}" for i in range(40)] + ["Zeta", "a", "a0", "é", "日本", "😀", "b c/d"]
+    docs = [
+        {"id": d, "text": f"v1 {d}", "metadata": {"n": i}, "vector": [1, i]}
+        for i, d in enumerate(ids)
+    ]
+    for start in range(0, len(docs), 10):  # several segments
+        batch = {"documents": docs[start : start + 10]}
+        assert client.post(f"{C}/{name}/documents", json=batch).is_success
+    replaced = [{**d, "text": f"v2 {d['id']}"} for d in docs[::4]]  # old versions left deleted
+    assert client.post(f"{C}/{name}/documents", json={"documents": replaced}).is_success
+    gone = ["doc05", "a0", "日本"]
+    assert client.post(f"{C}/{name}/documents/delete", json={"ids": gone}).is_success
+    live = sorted(set(ids) - set(gone))  # Python orders str by code point
+
+    pages = _walk(client, name, 7)
+    assert [d for page in pages for d in page] == live
+    assert [len(p) for p in pages] == [7] * (len(live) // 7) + [len(live) % 7]
+    assert _walk(client, name, len(live)) == [live]  # a full last page says there is no next
+    texts = client.post(f"{C}/{name}/documents/get", json={"limit": 1000}).json()["documents"]
+    latest = {d["id"]: d["text"] for d in docs + replaced if d["id"] not in gone}
+    assert {d["id"]: d["text"] for d in texts} == latest
+
+    even = {"field": "n", "op": "in", "value": list(range(0, 50, 2))}
+    want = sorted(d["id"] for d in docs if d["metadata"]["n"] % 2 == 0 and d["id"] not in gone)
+    assert [d for page in _walk(client, name, 4, filter=even) for d in page] == want
+
+    def page(**body):
+        return client.post(f"{C}/{name}/documents/get", json=body).json()
+
+    for after in ("a00", "doc395", "Z"):  # ids that are not there (one was deleted)
+        want = [i for i in live if i > after][:2]
+        assert [d["id"] for d in page(after=after, limit=2)["documents"]] == want
+    assert page(after=live[-1]) == {"documents": [], "next": None}
+    first = page(limit=5)
+    assert first["next"] == live[4]
+    # Written between pages: an id before the cursor is not seen, one after it is; a deleted
+    # one is gone; nothing repeats.
+    new = [{"id": i, "text": "new", "vector": [0, 1]} for i in ("0new", "zz-new")]
+    assert client.post(f"{C}/{name}/documents", json={"documents": new}).is_success
+    assert client.post(f"{C}/{name}/documents/delete", json={"ids": [live[-1]]}).is_success
+    seen = [d["id"] for d in first["documents"]]
+    seen += [d for p in _walk(client, name, 5, after=first["next"]) for d in p]
+    assert seen == sorted((set(live) - {live[-1]}) | {"zz-new"})
+
+    both = client.post(f"{C}/{name}/documents/get", json={"ids": ["a"], "after": "a"})
+    assert both.status_code == 422 and "not both" in both.json()["error"]["message"]
 
 
 def test_embed_uses_the_collection_encoder(client, minilm):

@@ -16,10 +16,16 @@ import org.apache.lucene.index.BinaryDocValues;
 import org.apache.lucene.index.DirectoryReader;
 import org.apache.lucene.index.FieldInfo;
 import org.apache.lucene.index.FloatVectorValues;
+import org.apache.lucene.index.IndexReader;
 import org.apache.lucene.index.LeafReaderContext;
+import org.apache.lucene.index.MultiBits;
+import org.apache.lucene.index.MultiTerms;
+import org.apache.lucene.index.PostingsEnum;
 import org.apache.lucene.index.ReaderUtil;
 import org.apache.lucene.index.StoredFields;
 import org.apache.lucene.index.Term;
+import org.apache.lucene.index.Terms;
+import org.apache.lucene.index.TermsEnum;
 import org.apache.lucene.search.BooleanClause;
 import org.apache.lucene.search.BooleanQuery;
 import org.apache.lucene.search.ConstantScoreQuery;
@@ -31,6 +37,7 @@ import org.apache.lucene.search.Query;
 import org.apache.lucene.search.ScoreDoc;
 import org.apache.lucene.search.ScoreMode;
 import org.apache.lucene.search.Scorer;
+import org.apache.lucene.search.SimpleCollector;
 import org.apache.lucene.search.Sort;
 import org.apache.lucene.search.SortField;
 import org.apache.lucene.search.TermQuery;
@@ -39,6 +46,7 @@ import org.apache.lucene.search.Weight;
 import org.apache.lucene.search.similarities.BM25Similarity;
 import org.apache.lucene.util.Bits;
 import org.apache.lucene.util.BytesRef;
+import org.apache.lucene.util.FixedBitSet;
 
 /**
  * Search entry points for lucene-hybrid, called from Python through pyjnius.
@@ -119,6 +127,87 @@ public final class Search {
     } finally {
       index.release(searcher);
     }
+  }
+
+  /**
+   * One page of a walk through the documents in id order: up to {@code limit} ids of live
+   * documents matching a metadata filter (JSON; null matches all) whose id sorts after {@code
+   * after} (null: from the first), as {@link #hits} with a constant score of 1. Ids sort as
+   * Lucene's terms do, by UTF-8 bytes, which is code point order. The walk reads the id field's
+   * term dictionary from {@code after} on, so a page costs the ids it passes over, not the
+   * collection's size; a filter is first run once into a bit set of its matches. A cursor is an
+   * id, not a position: documents written between pages never make a page repeat or skip one
+   * that was there throughout.
+   */
+  public static String idsAfter(Index index, String filterJson, int limit, String after)
+      throws IOException {
+    Query filter = Metadata.parseFilter(filterJson);
+    IndexSearcher searcher = index.acquire();
+    try {
+      IndexReader reader = searcher.getIndexReader();
+      Bits matches = filter == null ? null : matching(searcher, filter);
+      Bits live = MultiBits.getLiveDocs(reader);
+      Terms terms = MultiTerms.getTerms(reader, ID);
+      if (terms == null || limit < 1) {
+        return "";
+      }
+      List<String> ids = new ArrayList<>();
+      TermsEnum walk = terms.iterator();
+      BytesRef term;
+      if (after == null) {
+        term = walk.next();
+      } else {
+        BytesRef from = new BytesRef(after);
+        TermsEnum.SeekStatus seek = walk.seekCeil(from);
+        term =
+            seek == TermsEnum.SeekStatus.END
+                ? null
+                : seek == TermsEnum.SeekStatus.FOUND ? walk.next() : walk.term();
+      }
+      PostingsEnum postings = null;
+      for (; term != null && ids.size() < limit; term = walk.next()) {
+        postings = walk.postings(postings, PostingsEnum.NONE);
+        for (int doc = postings.nextDoc();
+            doc != DocIdSetIterator.NO_MORE_DOCS;
+            doc = postings.nextDoc()) {
+          if ((live == null || live.get(doc)) && (matches == null || matches.get(doc))) {
+            ids.add(term.utf8ToString());
+            break; // one live version per id
+          }
+        }
+      }
+      float[] ones = new float[ids.size()];
+      java.util.Arrays.fill(ones, 1f);
+      return hits(ids.toArray(new String[0]), ones);
+    } finally {
+      index.release(searcher);
+    }
+  }
+
+  /** The documents (top-level doc numbers) a query matches, as a bit set. */
+  private static Bits matching(IndexSearcher searcher, Query query) throws IOException {
+    FixedBitSet bits = new FixedBitSet(Math.max(1, searcher.getIndexReader().maxDoc()));
+    searcher.search(
+        new ConstantScoreQuery(query),
+        new SimpleCollector() {
+          private int base;
+
+          @Override
+          protected void doSetNextReader(LeafReaderContext context) {
+            base = context.docBase;
+          }
+
+          @Override
+          public void collect(int doc) {
+            bits.set(base + doc);
+          }
+
+          @Override
+          public ScoreMode scoreMode() {
+            return ScoreMode.COMPLETE_NO_SCORES;
+          }
+        });
+    return bits;
   }
 
   /**
