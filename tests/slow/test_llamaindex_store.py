@@ -175,6 +175,9 @@ def test_delete_get_nodes_and_clear(store):
     store.add(nodes(with_vectors=True))
     store.delete_nodes(filters=geo)
     assert {n.node_id for n in store.get_nodes()} == {"n2", "n3"}
+    many = [TextNode(id_=f"m{i:04d}", text="x", embedding=one_hot(i % 4)) for i in range(2345)]
+    store.add(many)  # more than one request's worth: get_nodes pages through them all
+    assert {n.node_id for n in store.get_nodes()} == {"n2", "n3"} | {n.node_id for n in many}
     store.clear()
     assert store.get_nodes() == []
     assert store.client.get_collection(store.collection_name).dim == 4

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
@@ -22,6 +22,7 @@ from .errors import ConnectionFailed, LuceneHybridError, NotFound, error_for
 from .models import CollectionInfo, Document, SearchRequest, SearchResult
 
 T = TypeVar("T")
+U = TypeVar("U")
 DocLike = Document | Mapping[str, Any]
 DEFAULT_URL = "http://127.0.0.1:8000"
 
@@ -32,6 +33,11 @@ class _Call(Generic[T]):
     path: str
     body: Any
     read: Callable[[Any], T]
+
+    def then(self, f: Callable[[T], U]) -> _Call[U]:
+        """The same request, its answer read on through ``f``."""
+        read = self.read
+        return _Call(self.method, self.path, self.body, lambda a: f(read(a)))
 
 
 def _coll(name: str) -> str:
@@ -102,12 +108,27 @@ class _Calls:
         limit: int,
         with_vectors: bool,
     ) -> _Call[list[Document]]:
-        body: dict[str, Any] = {"with_vectors": with_vectors}
+        if ids is not None:
+            body = {"ids": list(ids), "with_vectors": with_vectors}
+            return _Call("POST", f"{_coll(name)}/documents/get", body, _docs)
+        return _Calls.page(name, filter, limit, None, with_vectors).then(lambda page: page[0])
+
+    @staticmethod
+    def page(
+        name: str,
+        filter: Mapping[str, Any] | None,  # noqa: A002
+        limit: int,
+        after: str | None,
+        with_vectors: bool,
+    ) -> _Call[tuple[list[Document], str | None]]:
+        body: dict[str, Any] = {"limit": limit, "with_vectors": with_vectors}
         if filter is not None:
-            body.update(filter=dict(filter), limit=limit)
-        else:
-            body["ids"] = list(ids or [])
-        return _Call("POST", f"{_coll(name)}/documents/get", body, _docs)
+            body["filter"] = dict(filter)
+        if after is not None:
+            body["after"] = after
+        return _Call(
+            "POST", f"{_coll(name)}/documents/get", body, lambda a: (_docs(a), a.get("next"))
+        )
 
     @staticmethod
     def delete(
@@ -270,8 +291,29 @@ class Client(_Base):
         limit: int = 100,
         with_vectors: bool = False,
     ) -> list[Document]:
-        """Documents by id (in the order asked; absent ids left out), or by metadata filter."""
+        """Documents by id (in the order asked; absent ids left out); without ids, the first
+        ``limit`` documents in id order (those matching ``filter`` if one is given)."""
+        if ids is not None and not ids:
+            return []
         return self._run(_Calls.get(collection, ids, filter, limit, with_vectors))
+
+    def iter_documents(
+        self,
+        collection: str,
+        *,
+        filter: Mapping[str, Any] | None = None,  # noqa: A002
+        page_size: int = 500,
+        with_vectors: bool = False,
+    ) -> Iterator[Document]:
+        """Every document (or every one matching ``filter``) in id order, fetched a page at a
+        time. Pages follow a cursor (the last id), so writes made meanwhile never make the walk
+        repeat a document or miss one that was there throughout."""
+        after = None
+        while True:
+            docs, after = self._run(_Calls.page(collection, filter, page_size, after, with_vectors))
+            yield from docs
+            if after is None:
+                return
 
     def delete(
         self,
@@ -394,7 +436,26 @@ class AsyncClient(_Base):
         limit: int = 100,
         with_vectors: bool = False,
     ) -> list[Document]:
+        if ids is not None and not ids:
+            return []
         return await self._run(_Calls.get(collection, ids, filter, limit, with_vectors))
+
+    async def iter_documents(
+        self,
+        collection: str,
+        *,
+        filter: Mapping[str, Any] | None = None,  # noqa: A002
+        page_size: int = 500,
+        with_vectors: bool = False,
+    ) -> AsyncIterator[Document]:
+        after = None
+        while True:
+            call = _Calls.page(collection, filter, page_size, after, with_vectors)
+            docs, after = await self._run(call)
+            for doc in docs:
+                yield doc
+            if after is None:
+                return
 
     async def delete(
         self,

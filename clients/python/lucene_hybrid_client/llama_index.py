@@ -198,11 +198,10 @@ class LuceneHybridVectorStore(BasePydanticVectorStore):
     ) -> list[BaseNode]:
         if node_ids and filters is None:
             return [_node(d) for d in self._client.get(self.collection_name, node_ids)]
-        selection = self._selection(node_ids, filters)
-        if selection is None:
-            selection = {"field": NODE_ID, "op": "ne", "value": ""}  # every node
-        docs = self._client.get(self.collection_name, filter=selection, limit=1000)
-        return [_node(d) for d in docs]
+        selection = self._selection(node_ids, filters)  # None: every node, however many
+        return [
+            _node(d) for d in self._client.iter_documents(self.collection_name, filter=selection)
+        ]
 
     def clear(self) -> None:
         """Remove every node: the collection is dropped and made again, empty, alike."""
