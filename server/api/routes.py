@@ -11,7 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel
 
 from ..collection import Collection, CollectionClosed, DocIn
@@ -387,12 +387,10 @@ def healthz() -> dict[str, str]:
 @router.get("/readyz", responses={503: {"model": m.ErrorBody}})
 def readyz(request: Request) -> Response:
     """The JVM is up and the collections are open (503 while starting or if any failed)."""
-    import json
-
     state = request.app.state
     if not getattr(state, "ready", False):
         body = {"error": {"type": "not_ready", "message": "starting up"}}
-        return Response(json.dumps(body), status_code=503, media_type="application/json")
+        return JSONResponse(body, status_code=503)
     registry: Registry = state.registry
     status = 200 if not registry.failed else 503
     body2 = {
@@ -400,7 +398,7 @@ def readyz(request: Request) -> Response:
         "collections": registry.names(),
         "failed": registry.failed,
     }
-    return Response(json.dumps(body2), status_code=status, media_type="application/json")
+    return JSONResponse(body2, status_code=status)
 
 
 @router.get(
