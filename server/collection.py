@@ -398,7 +398,7 @@ class Collection:
             try:
                 self.store.rollback()
                 self.wal.truncate_to(offset)
-                self.searcher.bm25, self.searcher.dense = self._open_store()
+                self.searcher.reopened(*self._open_store())
                 for record in self.wal.replay():
                     self._apply(record)
                 self.store.refresh()

@@ -102,6 +102,13 @@ class HybridSearcher:
         # of up to exact.max_docs vectors (0: never), HNSW above (server/exact.py).
         self.exact = exact.ExactVectors(dense) if dense is not None else None
 
+    def reopened(self, bm25: Bm25Searcher, dense: DenseSearcher) -> None:
+        """Search new handles on the same indexes (a rollback closed the old ones): the halves
+        and the in-memory exact copy, which read the dense half's old handle."""
+        max_docs = self.exact.max_docs if self.exact is not None else exact.EXACT_MAX_DOCS
+        self.bm25, self.dense = bm25, dense
+        self.exact = exact.ExactVectors(dense, max_docs)
+
     # -- retrieval ---------------------------------------------------------------------------
 
     def _bm25(self, query: str | None, params: SearchParams) -> Ranked:

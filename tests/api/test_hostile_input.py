@@ -397,6 +397,8 @@ def test_a_batch_lucene_refuses_is_rolled_back_whole(tmp_path):
         assert c.post(C, json=body).status_code == 201
         kept = [{"id": f"k{i}", "text": "kept", "vector": [1, i, 0, 0]} for i in range(10)]
         assert c.post(f"{C}/rb/documents", json={"documents": kept}).status_code == 200
+        q = {"query": "kept", "vector": [1, 3, 0, 0], "mode": "dense", "k": 1}
+        assert c.post(f"{C}/rb/search", json=q).json()["hits"][0]["id"] == "k3"
         batch = [{"id": f"b{i}", "text": "batch", "vector": [0, 1, i, 0]} for i in range(5)]
         batch[2]["metadata"] = {"huge": "x" * 40_000}  # one term over Lucene's 32,766 bytes
         r = c.post(f"{C}/rb/documents", json={"documents": batch})
@@ -405,6 +407,13 @@ def test_a_batch_lucene_refuses_is_rolled_back_whole(tmp_path):
         got = c.post(f"{C}/rb/documents/get", json={"ids": ids}).json()["documents"]
         assert [d["id"] for d in got] == [d["id"] for d in kept]
         assert c.get(f"{C}/rb").json()["documents"] == 10
+        # Searches use the reopened halves, the in-memory exact copy included.
+        for mode in ("dense", "hybrid", "bm25"):
+            q = {"query": "kept", "vector": [1, 3, 0, 0], "mode": mode, "k": 3}
+            s = c.post(f"{C}/rb/search", json=q)
+            assert s.status_code == 200, s.text
+            assert {h["id"] for h in s.json()["hits"]} <= {d["id"] for d in kept}
+            assert mode != "dense" or s.json()["hits"][0]["id"] == "k3"
         # The collection still takes writes, and they are all there after a restart.
         assert c.post(f"{C}/rb/documents", json={"documents": batch[:2]}).status_code == 200
     with TestClient(create_app(settings)) as c:
