@@ -305,7 +305,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .api.app import create_app
-    from .api.protocol import protocol_for
+    from .api.protocol import connection_cap, protocol_for
     from .settings import load_settings
 
     collections = {}
@@ -326,11 +326,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     url = f"http://{settings.host}:{settings.port}"
     print(f"lucene-hybrid serving on {url} (data: {settings.data_dir})")
+    max_connections = connection_cap(settings.limits.max_connections)
     uvicorn.run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
-        http=protocol_for(settings.limits),  # JSON errors below the app; heads bounded
+        http=protocol_for(settings.limits, max_connections),  # JSON errors; heads bounded
         log_level=settings.log_level,
         log_config=log_config(settings.log_level, settings.log_format),
         timeout_graceful_shutdown=10,

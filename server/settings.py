@@ -45,6 +45,9 @@ class Limits(BaseModel):
     body_timeout_s: float = Field(
         default=30.0, gt=0, description="between a request body's chunks, else 408"
     )
+    max_connections: int = Field(
+        default=1000, gt=0, description="open connections; a request on one more gets a 503"
+    )
 
 
 class ServerSettings(BaseSettings):

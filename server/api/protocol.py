@@ -1,5 +1,5 @@
-"""uvicorn's HTTP protocol (httptools) with the API's JSON errors below the app, and bounds on a
-request's head: its size and the time it takes to arrive.
+"""uvicorn's HTTP protocol (httptools) with the API's JSON errors below the app, bounds on a
+request's head (its size and the time it takes to arrive) and a cap on open connections.
 
 A request that is not HTTP/1.1, or whose request line passes httptools' 64 KiB, never reaches
 the app: uvicorn answers it itself, in plain text. Here that answer is the API's JSON error.
@@ -7,6 +7,15 @@ httptools also puts no limit on the headers (a 20 MB header was accepted and hel
 no time limit on them (a client sending one header byte a minute held its connection for good):
 a head over ``max_head_bytes`` gets a 431, one not complete within ``head_timeout_s`` a 408, and
 the connection closes.
+
+Each connection holds a file descriptor, and Lucene needs descriptors to write: 1,170 idle
+connections against a limit of 1,200 files made every write fail (rolled back, 507) and reset
+every new client's connection, with nothing in the log. So a connection opened while
+``max_connections`` others are open is answered a JSON 503 with ``Retry-After`` and closed, as
+soon as its head arrives or after one second. Those within the cap are served as before: a
+flood does not refuse the clients already connected (uvicorn's ``limit_concurrency`` refuses
+every request while over, in plain text). ``connection_cap`` keeps half the file limit for
+Lucene.
 """
 
 from __future__ import annotations
@@ -14,14 +23,23 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import resource
 
+from uvicorn._types import ASGI3Application, ASGIReceiveCallable, ASGISendCallable, Scope
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import RequestResponseCycle as _Cycle
 
 from ..settings import Limits
 
 log = logging.getLogger(__name__)
 
-_REASONS = {400: b"Bad Request", 408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
+_REASONS = {
+    400: b"Bad Request",
+    408: b"Request Timeout",
+    431: b"Request Header Fields Too Large",
+    503: b"Service Unavailable",
+}
+OVER_CAP_HEAD_S = 1.0  # a connection opened past max_connections: time to send its head
 
 
 class JsonErrorsProtocol(HttpToolsProtocol):
@@ -29,15 +47,18 @@ class JsonErrorsProtocol(HttpToolsProtocol):
 
     head_limit = Limits().max_head_bytes  # bytes, beyond the chunk that began the head
     head_timeout_s = Limits().head_timeout_s
+    max_connections = Limits().max_connections
 
     _in_head = True  # until the current request's headers are complete
     _began = False  # a request began in the chunk being parsed
     _head_bytes = 0  # bytes received for the current head after the chunk that began it
     _head_timer: asyncio.TimerHandle | None = None
+    _over = False  # opened while max_connections others were open: answered 503, closed
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._arm()
+        self._over = len(self.connections) > self.max_connections  # this one included
+        self._arm(OVER_CAP_HEAD_S if self._over else self.head_timeout_s)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
@@ -77,9 +98,31 @@ class JsonErrorsProtocol(HttpToolsProtocol):
             f"{msg.rstrip('.')}: not parseable as HTTP/1.1 (or a request line over 64 KiB)",
         )
 
-    def _arm(self) -> None:
+    def _start_asgi_task(self, cycle: _Cycle, app: ASGI3Application) -> None:
+        if self._over:
+            log.warning("over %d open connections: a request was refused", self.max_connections)
+        super()._start_asgi_task(cycle, self._too_many if self._over else app)
+
+    async def _too_many(
+        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
+    ) -> None:
+        body = _error_body("too_many_connections", self._too_many_message())
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", b"%d" % len(body)),
+            (b"retry-after", b"1"),
+            (b"connection", b"close"),
+        ]
+        await send({"type": "http.response.start", "status": 503, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    def _too_many_message(self) -> str:
+        return f"the server has over {self.max_connections} open connections; retry shortly"
+
+    def _arm(self, seconds: float | None = None) -> None:
         self._disarm()
-        self._head_timer = self.loop.call_later(self.head_timeout_s, self._head_timed_out)
+        seconds = self.head_timeout_s if seconds is None else seconds
+        self._head_timer = self.loop.call_later(seconds, self._head_timed_out)
 
     def _disarm(self) -> None:
         if self._head_timer is not None:
@@ -88,7 +131,10 @@ class JsonErrorsProtocol(HttpToolsProtocol):
 
     def _head_timed_out(self) -> None:
         self._head_timer = None
-        if self._in_head and not self.transport.is_closing():
+        if self._over and self._in_head and not self.transport.is_closing():
+            log.warning("over %d open connections: an idle one was closed", self.max_connections)
+            self._send_error(503, "too_many_connections", self._too_many_message())
+        elif self._in_head and not self.transport.is_closing():
             self._send_error(
                 408,
                 "request_timeout",
@@ -97,25 +143,54 @@ class JsonErrorsProtocol(HttpToolsProtocol):
 
     def _send_error(self, status: int, kind: str, message: str) -> None:
         self._disarm()
-        body = json.dumps(
-            {"error": {"type": kind, "message": message}}, separators=(",", ":")
-        ).encode()
+        body = _error_body(kind, message)
         head = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS[status])]
         for name, value in self.server_state.default_headers:
             head += [name, b": ", value, b"\r\n"]
         head += [
             b"content-type: application/json\r\n",
             b"content-length: %d\r\n" % len(body),
+            b"retry-after: 1\r\n" if status == 503 else b"",
             b"connection: close\r\n\r\n",
         ]
         self.transport.write(b"".join(head) + body)
         self.transport.close()
 
 
-def protocol_for(limits: Limits) -> type[JsonErrorsProtocol]:
-    """``JsonErrorsProtocol`` with ``limits``' head size and time."""
+def _error_body(kind: str, message: str) -> bytes:
+    return json.dumps({"error": {"type": kind, "message": message}}, separators=(",", ":")).encode()
+
+
+def protocol_for(limits: Limits, max_connections: int) -> type[JsonErrorsProtocol]:
+    """``JsonErrorsProtocol`` with ``limits``' head size and time and a connection cap."""
     return type(
         "JsonErrorsProtocol",
         (JsonErrorsProtocol,),
-        {"head_limit": limits.max_head_bytes, "head_timeout_s": limits.head_timeout_s},
+        {
+            "head_limit": limits.max_head_bytes,
+            "head_timeout_s": limits.head_timeout_s,
+            "max_connections": max_connections,
+        },
     )
+
+
+def connection_cap(requested: int) -> int:
+    """``requested``, or half the process's file limit if that is lower (logged): Lucene keeps
+    the other half. The soft limit is first raised to the hard one, as the JVM would."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass
+    if soft == resource.RLIM_INFINITY or requested <= soft // 2:
+        return requested
+    log.warning(
+        "max_connections %d lowered to %d: the process may open %d files, and Lucene needs "
+        "the other half",
+        requested,
+        max(1, soft // 2),
+        soft,
+    )
+    return max(1, soft // 2)

@@ -10,6 +10,7 @@ import re
 import socket
 import time
 
+import httpx
 import pytest
 from serverproc import Server
 
@@ -143,5 +144,47 @@ def test_stalled_heads_and_bodies_time_out_and_free_their_slots(tmp_path):
         head += b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
         chunks = [body[i : i + 8] for i in range(0, len(body), 8)]
         json_error(exchange(srv, head, *chunks, pause=0.4), 404, "not_found")
+    finally:
+        srv.stop()
+
+
+def test_connections_past_the_cap_get_a_json_503_and_lucene_keeps_its_files(tmp_path):
+    """The cap (default 1,000) is lowered to half the file limit, after raising the soft limit
+    to the hard one: here 100 of 200. Connections past it are answered 503 and closed, idle
+    ones within a second; a client connected before them is still served (writes included),
+    and new ones are again once some close."""
+    import resource
+
+    def files() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (120, 200))
+
+    srv = Server(tmp_path / "data", preexec=files).start()
+    try:
+        assert "max_connections 1000 lowered to 100" in srv.log_path.read_text()
+        body = {"name": "c", "encoder": {"kind": "precomputed", "dim": 2}}
+        assert srv.post("/v1/collections", body).status_code == 201
+        docs = {"documents": [{"id": f"d{i}", "text": "t", "vector": [1, i]} for i in range(5)]}
+        with httpx.Client(base_url=srv.url, timeout=30) as early:  # connected before the flood
+            assert early.get("/healthz").status_code == 200
+            idle = [
+                socket.create_connection(("127.0.0.1", srv.port), timeout=30) for _ in range(99)
+            ]
+            time.sleep(0.5)  # the server has accepted them all
+            r = early.post("/v1/collections/c/documents", json=docs)  # still served
+            assert r.status_code == 200, r.text
+            answer = exchange(srv, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert "100 open connections" in json_error(answer, 503, "too_many_connections")
+            assert answer[1]["retry-after"] == "1" and answer[1]["connection"] == "close"
+            t0 = time.monotonic()
+            json_error(exchange(srv), 503, "too_many_connections")  # sends nothing
+            assert time.monotonic() - t0 < 5
+            for s in idle[:3]:
+                s.close()
+            time.sleep(0.5)
+            assert srv.post("/v1/collections/c/documents", docs).status_code == 200
+        for s in idle:
+            s.close()
+        assert srv.get("/v1/collections/c").json()["documents"] == 5
+        assert "Traceback" not in srv.log_path.read_text()
     finally:
         srv.stop()
