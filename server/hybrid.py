@@ -116,7 +116,7 @@ class HybridSearcher:
             raise SearchParamError(f"mode {params.mode!r} needs a non-empty text query")
         k1 = self.manifest.bm25.k1 if params.k1 is None else params.k1
         b = self.manifest.bm25.b if params.b is None else params.b
-        depth = params.k if params.mode == "bm25" else params.candidate_depth
+        depth = params.top if params.mode == "bm25" else params.candidate_depth
         return self.bm25.search(query, depth, k1, b, params.filter)
 
     def query_vectors(self, queries: Sequence[str]) -> np.ndarray:
@@ -204,7 +204,7 @@ class HybridSearcher:
     ) -> Ranked:
         """Dense candidates; ``snap`` is this search's ``_exact_copy`` (looked up once)."""
         assert self.dense is not None  # _query_vector checked
-        depth = params.k if params.mode == "dense" else params.candidate_depth
+        depth = params.top if params.mode == "dense" else params.candidate_depth
         if snap is not None:
             return exact.top_k(snap, qvec, depth)
         if self._dense_how(params) == "exact":  # filtered, too large to copy, or being re-read
@@ -229,7 +229,8 @@ class HybridSearcher:
                 fusion, fetch).
 
         Returns:
-            Up to ``params.k`` hits, best first, with provenance and (optionally) stored text.
+            Up to ``params.k`` hits, best first, from rank ``params.offset + 1`` on, with
+            provenance and (optionally) stored text.
         """
         t = timings if timings is not None else {}
         with self._in_flight_lock:  # counted while encoding too: the encoder takes cores
@@ -275,11 +276,11 @@ class HybridSearcher:
             if params.fusion == "rrf":
                 w_bm25, w_dense = params.weights
                 weights = {"bm25": w_bm25, "dense": w_dense}
-                fused = fusion.rrf(lists, k=params.rrf_k, weights=weights, limit=params.k)
+                fused = fusion.rrf(lists, k=params.rrf_k, weights=weights, limit=params.top)
             else:
                 weights = {"bm25": 1.0 - params.alpha, "dense": params.alpha}
                 fused = fusion.linear(
-                    lists, weights, normalization=params.normalization, limit=params.k
+                    lists, weights, normalization=params.normalization, limit=params.top
                 )
         else:
             (only,) = lists.values()
@@ -288,13 +289,13 @@ class HybridSearcher:
                 fusion.Fused(h.docid, h.score, {name: (rank, h.score)})
                 for rank, h in enumerate(only, start=1)
             ]
-        fused = fused[: params.k]
+        fused = fused[params.offset : params.top]
         t["fusion_ms"] = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
         docs = self.bm25.fetch([f.docid for f in fused]) if params.fetch_docs else {}
         t["fetch_ms"] = (time.perf_counter() - t0) * 1000
         hits = []
-        for rank, f in enumerate(fused, start=1):
+        for rank, f in enumerate(fused, start=params.offset + 1):
             b = f.sources.get("bm25")
             d = f.sources.get("dense")
             text, metadata = docs.get(f.docid, (None, None))

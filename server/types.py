@@ -129,6 +129,7 @@ class SearchParams:
 
     mode: Mode = "hybrid"
     k: int = 10
+    offset: int = 0  # hits offset+1 .. offset+k of the ranking
     depth: int = 100
     fusion: FusionMethod = DEFAULT_FUSION
     rrf_k: float = 60.0
@@ -155,6 +156,8 @@ class SearchParams:
             )
         if not 1 <= self.k <= MAX_K:
             raise SearchParamError(f"k must be between 1 and {MAX_K}, got {self.k}")
+        if not 0 <= self.offset <= MAX_K - self.k:
+            raise SearchParamError(f"offset + k must be at most {MAX_K}, got offset={self.offset}")
         if not 1 <= self.depth <= MAX_K:
             raise SearchParamError(f"depth must be between 1 and {MAX_K}, got {self.depth}")
         if len(self.weights) != 2:
@@ -177,6 +180,11 @@ class SearchParams:
             raise SearchParamError(f"ef_search must be between 1 and {MAX_K}")
 
     @property
+    def top(self) -> int:
+        """How many hits the ranking needs: the page (k) and the ones before it (offset)."""
+        return self.offset + self.k
+
+    @property
     def candidate_depth(self) -> int:
-        """Candidates per retriever: never fewer than the k asked for."""
-        return max(self.depth, self.k)
+        """Candidates per retriever: never fewer than the hits asked for, offset included."""
+        return max(self.depth, self.top)

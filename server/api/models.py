@@ -173,6 +173,9 @@ class SearchRequest(BaseModel):
     vector: list[float] | None = Field(default=None, description="query vector for the dense side")
     mode: Literal["bm25", "dense", "hybrid"] = "hybrid"
     k: int = Field(default=10, ge=1)
+    offset: int = Field(
+        default=0, ge=0, description="skip this many hits: a page of k from rank offset+1"
+    )
     depth: int = Field(default=100, ge=1, description="candidates per retriever")
     fusion: Literal["rrf", "linear"] = DEFAULT_FUSION
     rrf_k: float = Field(default=60.0, ge=0)

@@ -121,6 +121,11 @@ def _search_one(
     lim = settings.limits
     _limit(req.k <= lim.max_k, f"k={req.k} is over the limit of {lim.max_k}", 422)
     _limit(
+        req.offset + req.k <= lim.max_k,
+        f"offset + k = {req.offset + req.k} is over the limit of {lim.max_k}",
+        422,
+    )
+    _limit(
         req.depth <= lim.max_depth, f"depth={req.depth} is over the limit of {lim.max_depth}", 422
     )
     if req.query is not None:
@@ -132,6 +137,7 @@ def _search_one(
     params = SearchParams(
         mode=req.mode,
         k=req.k,
+        offset=req.offset,
         depth=req.depth,
         fusion=req.fusion,
         rrf_k=req.rrf_k,

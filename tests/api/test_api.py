@@ -197,6 +197,34 @@ def test_batch_search(client):
     assert [r["hits"][0]["id"] for r in results] == ["bread", "blackhole"]
 
 
+HAS_A_YEAR = {"field": "year", "op": "gte", "value": 0}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"query": "search engines and vectors"},
+        {"query": "search engines and vectors", "fusion": "rrf", "depth": 5},
+        {"query": "search engines and vectors", "mode": "bm25"},
+        {"query": "search engines and vectors", "mode": "dense", "dense_search": "hnsw"},
+        {"vector": [0.05] * 384, "mode": "dense", "filter": HAS_A_YEAR},
+    ],
+)  # fmt: skip
+def test_offset_pages_through_one_ranking(client, body):
+    """Pages of 4 at offsets 0, 4, 8 are the one search of 12, cut in three (depth 5 is raised
+    to what the deepest page needs, as it is for k=12); BM25 matches fewer than 12."""
+    whole = client.post(f"{DEMO}/search", json={**body, "k": 12, "explain": True}).json()["hits"]
+    assert len(whole) > 4 and [h["rank"] for h in whole] == list(range(1, len(whole) + 1))
+    pages = []
+    for offset in (0, 4, 8):
+        r = client.post(f"{DEMO}/search", json={**body, "k": 4, "offset": offset, "explain": True})
+        assert r.status_code == 200, r.text
+        pages += r.json()["hits"]
+    assert pages == whole  # ids, ranks, scores, provenance, text and the explanations
+    past = client.post(f"{DEMO}/search", json={**body, "k": 4, "offset": 40}).json()["hits"]
+    assert past == []  # the demo has 30 documents
+
+
 TOPIC_IS_FOOD = {"field": "topic", "op": "eq", "value": "food"}
 
 
@@ -264,6 +292,8 @@ def test_searches_answer_alike_called_directly_or_through_fastapi(client, path, 
             422,
         ),
         ("depth too large", {"json": {"query": "x", "depth": 10**6}}, 422),
+        ("negative offset", {"json": {"query": "x", "offset": -1}}, 422),
+        ("offset + k past max_k", {"json": {"query": "x", "offset": 995, "k": 10}}, 422),
         ("unknown dense search", {"json": {"query": "x", "dense_search": "ivf"}}, 422),
         ("query too long", {"json": {"query": "word " * 5000}}, 422),
     ],

@@ -329,7 +329,7 @@ class Client(_Base):
 
     # search
     def search(self, collection: str, query: str | None = None, **options: Any) -> SearchResult:
-        """Search; ``options`` are the search API's: vector, mode, k, depth, fusion, rrf_k,
+        """Search; ``options`` are the search API's: vector, mode, k, offset, depth, fusion, rrf_k,
         weights, alpha, normalization, k1, b, ef_search, dense_search, filter, include_text,
         timings, explain."""
         return self._run(_Calls.search(collection, _request(query, options)))

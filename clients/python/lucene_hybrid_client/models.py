@@ -73,6 +73,7 @@ class SearchRequest(BaseModel):
     vector: list[float] | None = None
     mode: Mode = "hybrid"
     k: int = 10
+    offset: int | None = None
     depth: int | None = None
     fusion: Literal["rrf", "linear"] | None = None
     rrf_k: float | None = None
