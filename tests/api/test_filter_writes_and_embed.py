@@ -114,6 +114,9 @@ def test_paging_walks_every_document_once_in_id_order(client):
     seen += [d for p in _walk(client, name, 5, after=first["next"]) for d in p]
     assert seen == sorted((set(live) - {live[-1]}) | {"zz-new"})
 
+    demo = [d for p in _walk(client, "demo", 7) for d in p]  # built by Anserini's indexer
+    assert demo == sorted(set(demo)) and len(demo) == client.get(f"{C}/demo").json()["documents"]
+
     both = client.post(f"{C}/{name}/documents/get", json={"ids": ["a"], "after": "a"})
     assert both.status_code == 422 and "not both" in both.json()["error"]["message"]
 
