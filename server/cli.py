@@ -305,7 +305,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .api.app import create_app
-    from .api.protocol import connection_cap, protocol_for
+    from .api.protocol import ConnectionStats, connection_cap, protocol_for
     from .settings import load_settings
 
     collections = {}
@@ -327,11 +327,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     url = f"http://{settings.host}:{settings.port}"
     print(f"lucene-hybrid serving on {url} (data: {settings.data_dir})")
     max_connections = connection_cap(settings.limits.max_connections)
+    app, stats = create_app(settings), ConnectionStats()
+    app.state.metrics.connections.stats = stats  # /metrics reports what the protocol counts
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
-        http=protocol_for(settings.limits, max_connections),  # JSON errors; heads bounded
+        http=protocol_for(settings.limits, max_connections, stats),  # JSON errors, bounds
         log_level=settings.log_level,
         log_config=log_config(settings.log_level, settings.log_format),
         timeout_graceful_shutdown=10,

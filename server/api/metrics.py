@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from ..collection import CollectionClosed
 
@@ -36,6 +36,26 @@ class _CollectionsCollector:
                 size.add_metric([coll.name], coll.size_bytes())
         yield docs
         yield size
+
+
+class _ConnectionsCollector:
+    """Open and refused connections, as the HTTP protocol counts them (``lucene-hybrid serve``
+    sets ``stats``: a ``protocol.ConnectionStats``; an app run otherwise reports none)."""
+
+    def __init__(self) -> None:
+        self.stats: Any = None
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        if self.stats is None:
+            return
+        yield GaugeMetricFamily(
+            "lucene_hybrid_connections_open", "open HTTP connections", value=self.stats.open
+        )
+        yield CounterMetricFamily(
+            "lucene_hybrid_connections_refused",
+            "connections answered 503 for being past max_connections",
+            value=self.stats.refused,
+        )
 
 
 class Metrics:
@@ -70,6 +90,8 @@ class Metrics:
         )
         self.collections = _CollectionsCollector()
         self.registry.register(self.collections)  # type: ignore[arg-type]
+        self.connections = _ConnectionsCollector()
+        self.registry.register(self.connections)  # type: ignore[arg-type]
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()

@@ -42,12 +42,21 @@ _REASONS = {
 OVER_CAP_HEAD_S = 1.0  # a connection opened past max_connections: time to send its head
 
 
+class ConnectionStats:
+    """What the protocol saw, for ``/metrics``: connections open now, refused since start."""
+
+    def __init__(self) -> None:
+        self.open = 0
+        self.refused = 0
+
+
 class JsonErrorsProtocol(HttpToolsProtocol):
     """``HttpToolsProtocol`` answering what it cannot parse as the app answers bad input."""
 
     head_limit = Limits().max_head_bytes  # bytes, beyond the chunk that began the head
     head_timeout_s = Limits().head_timeout_s
     max_connections = Limits().max_connections
+    stats = ConnectionStats()
 
     _in_head = True  # until the current request's headers are complete
     _began = False  # a request began in the chunk being parsed
@@ -57,12 +66,14 @@ class JsonErrorsProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._over = len(self.connections) > self.max_connections  # this one included
+        self.stats.open = len(self.connections)
+        self._over = self.stats.open > self.max_connections  # this one included
         self._arm(OVER_CAP_HEAD_S if self._over else self.head_timeout_s)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
+        self.stats.open = len(self.connections)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -101,6 +112,7 @@ class JsonErrorsProtocol(HttpToolsProtocol):
     def _start_asgi_task(self, cycle: _Cycle, app: ASGI3Application) -> None:
         if self._over:
             log.warning("over %d open connections: a request was refused", self.max_connections)
+            self.stats.refused += 1
         super()._start_asgi_task(cycle, self._too_many if self._over else app)
 
     async def _too_many(
@@ -133,6 +145,7 @@ class JsonErrorsProtocol(HttpToolsProtocol):
         self._head_timer = None
         if self._over and self._in_head and not self.transport.is_closing():
             log.warning("over %d open connections: an idle one was closed", self.max_connections)
+            self.stats.refused += 1
             self._send_error(503, "too_many_connections", self._too_many_message())
         elif self._in_head and not self.transport.is_closing():
             self._send_error(
@@ -161,8 +174,11 @@ def _error_body(kind: str, message: str) -> bytes:
     return json.dumps({"error": {"type": kind, "message": message}}, separators=(",", ":")).encode()
 
 
-def protocol_for(limits: Limits, max_connections: int) -> type[JsonErrorsProtocol]:
-    """``JsonErrorsProtocol`` with ``limits``' head size and time and a connection cap."""
+def protocol_for(
+    limits: Limits, max_connections: int, stats: ConnectionStats
+) -> type[JsonErrorsProtocol]:
+    """``JsonErrorsProtocol`` with ``limits``' head size and time, a connection cap, and
+    ``stats`` to count into."""
     return type(
         "JsonErrorsProtocol",
         (JsonErrorsProtocol,),
@@ -170,6 +186,7 @@ def protocol_for(limits: Limits, max_connections: int) -> type[JsonErrorsProtoco
             "head_limit": limits.max_head_bytes,
             "head_timeout_s": limits.head_timeout_s,
             "max_connections": max_connections,
+            "stats": stats,
         },
     )
 

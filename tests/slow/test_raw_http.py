@@ -97,10 +97,11 @@ def test_malformed_and_oversized_requests_get_json_errors(tmp_path):
         srv.stop()
 
 
-def in_flight(srv: Server) -> float:
-    metrics = srv.get("/metrics").text
-    found = re.search(r"^lucene_hybrid_requests_in_flight (\S+)$", metrics, re.M)
-    assert found, metrics[:2000]
+def scraped(via: Server | httpx.Client, name: str) -> float:
+    """One unlabelled lucene_hybrid_* value from /metrics, read through ``via``."""
+    text = via.get("/metrics").text
+    found = re.search(rf"^lucene_hybrid_{name} (\S+)$", text, re.M)
+    assert found, text[:2000]
     return float(found[1])
 
 
@@ -127,7 +128,7 @@ def test_stalled_heads_and_bodies_time_out_and_free_their_slots(tmp_path):
             for s in socks:
                 s.sendall(stalled)
             deadline = time.monotonic() + 1.5
-            while in_flight(srv) < 2 and time.monotonic() < deadline:
+            while scraped(srv, "requests_in_flight") < 2 and time.monotonic() < deadline:
                 time.sleep(0.02)
             busy = srv.post("/v1/collections/none/search", {"query": "x"})
             assert busy.status_code == 503, busy.text  # both slots held
@@ -178,6 +179,8 @@ def test_connections_past_the_cap_get_a_json_503_and_lucene_keeps_its_files(tmp_
             t0 = time.monotonic()
             json_error(exchange(srv), 503, "too_many_connections")  # sends nothing
             assert time.monotonic() - t0 < 5
+            assert scraped(early, "connections_open") >= 100  # the early one and 99 idle
+            assert scraped(early, "connections_refused_total") == 2
             for s in idle[:3]:
                 s.close()
             time.sleep(0.5)
