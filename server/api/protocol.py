@@ -25,7 +25,7 @@ import json
 import logging
 import resource
 
-from uvicorn._types import ASGI3Application, ASGIReceiveCallable, ASGISendCallable, Scope
+from uvicorn._types import ASGI3Application
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.http.httptools_impl import RequestResponseCycle as _Cycle
 
@@ -110,26 +110,20 @@ class JsonErrorsProtocol(HttpToolsProtocol):
         )
 
     def _start_asgi_task(self, cycle: _Cycle, app: ASGI3Application) -> None:
-        if self._over:
-            log.warning("over %d open connections: a request was refused", self.max_connections)
-            self.stats.refused += 1
-        super()._start_asgi_task(cycle, self._too_many if self._over else app)
+        if self._over:  # answered here, as the other errors below the app: no app task
+            self._refuse("a request was refused")
+        else:
+            super()._start_asgi_task(cycle, app)
 
-    async def _too_many(
-        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
-    ) -> None:
-        body = _error_body("too_many_connections", self._too_many_message())
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", b"%d" % len(body)),
-            (b"retry-after", b"1"),
-            (b"connection", b"close"),
-        ]
-        await send({"type": "http.response.start", "status": 503, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
-
-    def _too_many_message(self) -> str:
-        return f"the server has over {self.max_connections} open connections; retry shortly"
+    def _refuse(self, what: str) -> None:
+        """Answer a connection opened past ``max_connections`` with a 503, and count it."""
+        log.warning("over %d open connections: %s", self.max_connections, what)
+        self.stats.refused += 1
+        self._send_error(
+            503,
+            "too_many_connections",
+            f"the server has over {self.max_connections} open connections; retry shortly",
+        )
 
     def _arm(self, seconds: float | None = None) -> None:
         self._disarm()
@@ -144,9 +138,7 @@ class JsonErrorsProtocol(HttpToolsProtocol):
     def _head_timed_out(self) -> None:
         self._head_timer = None
         if self._over and self._in_head and not self.transport.is_closing():
-            log.warning("over %d open connections: an idle one was closed", self.max_connections)
-            self.stats.refused += 1
-            self._send_error(503, "too_many_connections", self._too_many_message())
+            self._refuse("an idle one was closed")
         elif self._in_head and not self.transport.is_closing():
             self._send_error(
                 408,
