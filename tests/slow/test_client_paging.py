@@ -41,18 +41,19 @@ def test_iter_documents_yields_each_document_once_in_id_order(url):
             )
         assert [d.id for d in c.get("walk", limit=5)] == sorted(IDS)[:5]
         assert c.get("walk", []) == []
-        # Writes in the middle of the walk: it sees them where they lie past the page in hand.
+
+
+def test_a_walk_sees_writes_that_land_past_the_page_in_hand(url):
+    with Client(url) as c:
+        c.create_collection("moving", dim=2)
+        c.upsert("moving", [{"id": d, "text": d, "vector": [1, 1]} for d in IDS])
         seen = []
-        for doc in c.iter_documents("walk", page_size=5):
+        for doc in c.iter_documents("moving", page_size=5):
             seen.append(doc.id)
             if doc.id == "p010":
-                c.delete("walk", ["p020"])
-                c.upsert("walk", [{"id": "p0175", "text": "late", "vector": [0, 1]}])
+                c.delete("moving", ["p020"])
+                c.upsert("moving", [{"id": "p0175", "text": "late", "vector": [0, 1]}])
         assert seen == sorted((set(IDS) - {"p020"}) | {"p0175"})
-        c.upsert(
-            "walk", [{"id": "p020", "text": "p020", "metadata": {"odd": False}, "vector": [1, 20]}]
-        )
-        c.delete("walk", ["p0175"])
 
 
 async def test_async_iter_documents(url):
