@@ -45,7 +45,7 @@ from lucene_hybrid.indexing.manifest import (
 
 from .hybrid import HybridSearcher
 from .lucene_search import Bm25Searcher, DenseSearcher
-from .types import Hit, SearchParams
+from .types import Hit, SearchParams, TextBudget
 from .wal import WriteAheadLog
 
 log = logging.getLogger(__name__)
@@ -439,18 +439,16 @@ class Collection:
         """Search in any mode (see :class:`HybridSearcher`)."""
         return self.searcher.search(query, params, vector, timings)
 
-    def get(self, ids: Sequence[str], with_vectors: bool = False) -> list[DocOut]:
-        """Stored documents by id, in the order asked; absent ids are left out."""
+    def get(
+        self, ids: Sequence[str], with_vectors: bool = False, budget: TextBudget | None = None
+    ) -> list[DocOut]:
+        """Stored documents by id, in the order asked; absent ids are left out.
+
+        Raises:
+            ResponseTooLarge: when they do not all fit in ``budget``.
+        """
         with self._reading():  # text, metadata and vector of one version
-            found = self.searcher.bm25.fetch(list(ids))
-            out = []
-            for docid in ids:
-                if docid in found:
-                    text, metadata = found[docid]
-                    vec = self.dense.vector(docid) if with_vectors else None
-                    vector = vec.tolist() if vec is not None else None
-                    out.append(DocOut(docid, text, metadata, vector))
-        return out
+            return self._docs(ids, self.searcher.bm25.fetch(list(ids), budget), with_vectors)
 
     def find(
         self,
@@ -458,16 +456,37 @@ class Collection:
         limit: int,
         with_vectors: bool = False,
         after: str | None = None,
+        budget: TextBudget | None = None,
     ) -> tuple[list[DocOut], str | None]:
         """One page of the stored documents matching a metadata filter (None: any), in id
-        order: up to ``limit`` of them after the id ``after``, and the id to pass as ``after``
-        for the next page (None when this page is the last)."""
+        order: up to ``limit`` of them after the id ``after``, fewer where ``budget`` runs out
+        (never none while any is left), and the id to pass as ``after`` for the next page (None
+        when this page is the last)."""
         with self._reading():
-            ids = self.searcher.bm25.ids_after(filter_json, limit + 1, after)
-        more = len(ids) > limit
-        ids = ids[:limit]
-        # A document deleted since its id was read is left out; the cursor still moves past it.
-        return self.get(ids, with_vectors), ids[-1] if more else None
+            bm25 = self.searcher.bm25
+            ids = bm25.ids_after(filter_json, limit + 1, after)
+            more = len(ids) > limit
+            ids = ids[:limit]
+            found, read = bm25.fetch_prefix(ids, budget)
+            if ids and not read:  # one document always, so that the walk moves on
+                found, read = bm25.fetch_prefix(ids[:1])
+            more = more or read < len(ids)
+            ids = ids[:read]
+            return self._docs(ids, found, with_vectors), ids[-1] if more else None
+
+    def _docs(
+        self,
+        ids: Sequence[str],
+        found: dict[str, tuple[str, dict[str, Any]]],
+        with_vectors: bool,
+    ) -> list[DocOut]:
+        out = []
+        for docid in ids:
+            if docid in found:
+                text, metadata = found[docid]
+                vec = self.dense.vector(docid) if with_vectors else None
+                out.append(DocOut(docid, text, metadata, vec.tolist() if vec is not None else None))
+        return out
 
     def embed(self, texts: Sequence[str], input_type: str = "query") -> np.ndarray:
         """Embed texts with the collection's encoder (queries or documents, prefixes applied).

@@ -292,7 +292,7 @@ class HybridSearcher:
         fused = fused[params.offset : params.top]
         t["fusion_ms"] = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
-        docs = self.bm25.fetch([f.docid for f in fused]) if params.fetch_docs else {}
+        docs = self.bm25.fetch([f.docid for f in fused], params.budget) if params.fetch_docs else {}
         t["fetch_ms"] = (time.perf_counter() - t0) * 1000
         hits = []
         for rank, f in enumerate(fused, start=params.offset + 1):

@@ -22,7 +22,9 @@ from lucene_hybrid.indexing.errors import ManifestError
 from lucene_hybrid.indexing.lucene_store import hit_columns
 
 from .exact import SIMILARITIES, VectorSnapshot
-from .types import Ranked
+from .types import Ranked, TextBudget
+
+_JLONG_MAX = 2**63 - 1  # Long.MAX_VALUE: no budget
 
 
 class _Java:
@@ -106,17 +108,39 @@ class Bm25Searcher(_Half):
         order, from the first id after ``after`` (None: the first)."""
         return _parse(self._java.Search.idsAfter(self._reader, filter_json, limit, after)).ids
 
-    def fetch(self, docids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
-        """Stored text and metadata of the given documents (missing ids are left out)."""
+    def fetch(
+        self, docids: Sequence[str], budget: TextBudget | None = None
+    ) -> dict[str, tuple[str, dict[str, Any]]]:
+        """Stored text and metadata of the given documents (missing ids are left out).
+
+        Raises:
+            ResponseTooLarge: when they do not all fit in ``budget``.
+        """
+        found, read = self.fetch_prefix(docids, budget)
+        if read < len(docids):
+            assert budget is not None
+            raise budget.exceeded()
+        return found
+
+    def fetch_prefix(
+        self, docids: Sequence[str], budget: TextBudget | None = None
+    ) -> tuple[dict[str, tuple[str, dict[str, Any]]], int]:
+        """As :meth:`fetch`, reading ``docids`` in order only while they fit in ``budget``
+        (which they spend): the documents found, and how many of ``docids`` were read."""
         if not docids:
-            return {}
-        raws = self._java.Search.raw(self._reader, list(docids))
+            return {}, 0
+        most = _JLONG_MAX if budget is None else max(budget.left, 0)
+        raws = self._java.Search.raw(self._reader, list(docids), most)
         out: dict[str, tuple[str, dict[str, Any]]] = {}
-        for docid, raw in zip(docids, raws, strict=True):
+        chars = 0
+        for docid, raw in zip(docids, raws, strict=False):
             if raw is not None:
+                chars += len(raw)
                 record = json.loads(raw)
                 out[docid] = (record.get("contents", ""), record.get("metadata") or {})
-        return out
+        if budget is not None:
+            budget.spend(chars)
+        return out, len(raws)
 
 
 class DenseSearcher(_Half):

@@ -34,6 +34,11 @@ class Limits(BaseModel):
     max_query_chars: int = Field(default=4096, gt=0)
     max_text_chars: int = Field(default=200_000, gt=0)
     max_id_chars: int = Field(default=512, gt=0)
+    max_response_chars: int = Field(
+        default=50_000_000,
+        gt=0,
+        description="stored text and metadata in one answer (a search batch, a get); else 422",
+    )
     max_inflight: int = Field(default=32, gt=0, description="concurrent requests before queueing")
     max_wait_s: float = Field(default=5.0, gt=0, description="queue wait before a 503")
     max_head_bytes: int = Field(

@@ -33,6 +33,30 @@ class SearchParamError(LuceneHybridError, ValueError):
     """A search parameter is out of range or inconsistent."""
 
 
+class ResponseTooLarge(LuceneHybridError):
+    """The stored documents an answer would carry are over its character budget."""
+
+
+class TextBudget:
+    """Characters of stored documents (text and metadata, as stored) one response may still
+    carry; the searches of a batch share one. Reading stops where it runs out, so an answer too
+    large to send is never built in memory."""
+
+    def __init__(self, chars: int) -> None:
+        self.limit = chars
+        self.left = chars
+
+    def spend(self, chars: int) -> None:
+        self.left -= chars
+
+    def exceeded(self) -> ResponseTooLarge:
+        return ResponseTooLarge(
+            f"the documents asked for come to more than {self.limit:,} characters "
+            "(limits.max_response_chars): ask for fewer (a smaller k, fewer ids or searches "
+            "per batch), or search with include_text: false"
+        )
+
+
 @dataclass(frozen=True)
 class Scored:
     """One retriever's hit: a document id and its score from that retriever."""
@@ -143,6 +167,7 @@ class SearchParams:
     fetch_docs: bool = True
     explain: bool = False  # attach to each hit how its fused score was computed
     filter: str | None = None  # validated filter JSON (see server.filters)
+    budget: TextBudget | None = None  # for the hits' stored text (None: unbounded)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -44,7 +44,7 @@ from ..registry import (
     Registry,
 )
 from ..settings import ServerSettings
-from ..types import SearchParamError
+from ..types import ResponseTooLarge, SearchParamError
 from .errors import InvalidUnicode, LimitExceeded, Unauthorized
 from .metrics import Metrics
 from .routes import router
@@ -61,6 +61,7 @@ _STATUS: list[tuple[type[Exception], int, str]] = [
     (CollectionExists, 409, "conflict"),
     (InvalidName, 400, "invalid_name"),
     (SearchParamError, 422, "invalid_parameter"),
+    (ResponseTooLarge, 422, "response_too_large"),
     (InvalidUnicode, 422, "invalid_request"),
     (DocumentError, 422, "invalid_document"),
     (EncoderUnavailable, 502, "encoder_unavailable"),  # before EncoderError, its base

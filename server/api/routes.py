@@ -18,7 +18,7 @@ from ..collection import Collection, CollectionClosed, DocIn
 from ..filters import filter_json
 from ..registry import CollectionNotFound, Registry, check_name
 from ..settings import ServerSettings
-from ..types import SearchParams
+from ..types import SearchParams, TextBudget
 from . import models as m
 from .errors import LimitExceeded, Unauthorized
 from .surrogates import SurrogateCheckedRoute, direct
@@ -116,8 +116,13 @@ def _json(model: BaseModel) -> Response:
 
 
 def _search_one(
-    coll: Collection, req: m.SearchRequest, settings: ServerSettings, metrics: object
+    coll: Collection,
+    req: m.SearchRequest,
+    settings: ServerSettings,
+    metrics: object,
+    budget: TextBudget | None = None,
 ) -> m.SearchResponse:
+    """One search; its hits' text spends ``budget`` (a batch's, shared; None: its own)."""
     lim = settings.limits
     _limit(req.k <= lim.max_k, f"k={req.k} is over the limit of {lim.max_k}", 422)
     _limit(
@@ -151,6 +156,7 @@ def _search_one(
         fetch_docs=req.include_text,
         explain=req.explain,
         filter=filter_json(req.filter),
+        budget=budget or TextBudget(lim.max_response_chars),
     )
     timings: dict[str, float] = {}
     start = time.perf_counter()
@@ -217,8 +223,9 @@ async def batch_search(body: m.BatchSearchRequest, coll: ReadColl, request: Requ
     )
 
     def run() -> m.BatchSearchResponse:
+        budget = TextBudget(settings.limits.max_response_chars)
         return m.BatchSearchResponse(
-            results=[_search_one(coll, s, settings, metrics) for s in body.searches]
+            results=[_search_one(coll, s, settings, metrics, budget) for s in body.searches]
         )
 
     return _json(await _on_pool(state, run))
@@ -326,14 +333,15 @@ def upsert_documents(body: m.UpsertRequest, coll: Coll, settings: Settings) -> m
     dependencies=[Depends(require_read)],
 )
 def get_documents(body: m.GetRequest, coll: Coll, settings: Settings) -> m.DocumentList:
-    after = None
+    after, budget = None, TextBudget(settings.limits.max_response_chars)
     if body.ids is not None:
         _check_ids(body.ids, settings)
-        docs = coll.get(body.ids, with_vectors=body.with_vectors)
+        docs = coll.get(body.ids, body.with_vectors, budget)
     else:
         limit = settings.limits.max_batch_docs
         _limit(body.limit <= limit, f"limit={body.limit} is over the limit of {limit}", 422)
-        docs, after = coll.find(filter_json(body.filter), body.limit, body.with_vectors, body.after)
+        where = filter_json(body.filter)
+        docs, after = coll.find(where, body.limit, body.with_vectors, body.after, budget)
     return m.DocumentList(documents=[m.DocumentOut(**d.__dict__) for d in docs], next=after)
 
 

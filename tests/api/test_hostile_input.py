@@ -418,3 +418,63 @@ def test_a_batch_lucene_refuses_is_rolled_back_whole(tmp_path):
         assert c.post(f"{C}/rb/documents", json={"documents": batch[:2]}).status_code == 200
     with TestClient(create_app(settings)) as c:
         assert c.get(f"{C}/rb").json()["documents"] == 12
+
+
+def test_answers_past_max_response_chars_are_refused_or_paged(tmp_path):
+    """Stored text an answer would carry past ``max_response_chars``: a search (or a batch of
+    them, which share one budget) or a get gets a 422 and the server reads no further; a page
+    of a walk ends early, and the walk still yields every document once."""
+    from fastapi.testclient import TestClient
+
+    from lucene_hybrid.server.api.app import create_app
+    from lucene_hybrid.server.settings import load_settings
+
+    budget = 10_000
+    limits = {"max_response_chars": budget}
+    settings = load_settings(data_dir=tmp_path, demo_collection=False, limits=limits)
+    with TestClient(create_app(settings)) as c:
+        body = {"name": "wide", "encoder": {"kind": "precomputed", "dim": DIM}}
+        assert c.post(C, json=body).status_code == 201
+        docs = [
+            {"id": f"d{i:02d}", "text": "common " * 300 + f"w{i}", "vector": [1, i, 0, 0]}
+            for i in range(30)
+        ]  # ~2,100 characters each: four fit in the budget, five do not
+        docs.append({"id": "huge", "text": "common " + "x" * 12_000, "vector": [0, 0, 1, 0]})
+        assert c.post(f"{C}/wide/documents", json={"documents": docs}).status_code == 200
+
+        def search(**q):
+            return c.post(f"{C}/wide/search", json={"query": "common", "mode": "bm25", **q})
+
+        fits = search(k=3)
+        assert fits.status_code == 200 and all(len(h["text"]) > 2000 for h in fits.json()["hits"])
+        over = search(k=20)
+        assert is_json_error(over, 422) and over.json()["error"]["type"] == "response_too_large"
+        assert "max_response_chars" in over.json()["error"]["message"]
+        bare = search(k=31, include_text=False)
+        assert bare.status_code == 200 and len(bare.json()["hits"]) == 31
+        three = {"searches": [{"query": "common", "mode": "bm25", "k": 2}] * 3}
+        r = c.post(f"{C}/wide/search/batch", json=three)  # 6 texts: each search fits, all do not
+        assert is_json_error(r, 422) and r.json()["error"]["type"] == "response_too_large"
+        two = {"searches": three["searches"][:2]}
+        assert c.post(f"{C}/wide/search/batch", json=two).status_code == 200
+
+        ids = [d["id"] for d in docs[:10]]
+        r = c.post(f"{C}/wide/documents/get", json={"ids": ids})
+        assert is_json_error(r, 422) and r.json()["error"]["type"] == "response_too_large"
+        assert (
+            len(c.post(f"{C}/wide/documents/get", json={"ids": ids[:4]}).json()["documents"]) == 4
+        )
+
+        pages, after = [], None
+        while True:
+            page = c.post(f"{C}/wide/documents/get", json={"limit": 1000, "after": after})
+            assert page.status_code == 200, page.text
+            pages.append(page.json()["documents"])
+            after = page.json()["next"]
+            if after is None:
+                break
+        walked = [d["id"] for p in pages for d in p]
+        assert walked == sorted(d["id"] for d in docs)
+        for p in pages:  # each page within the budget, but for a document past it alone
+            assert sum(len(d["text"]) for d in p) <= budget or [d["id"] for d in p] == ["huge"]
+        assert [len(p) for p in pages if p[0]["id"] != "huge"][0] == 4

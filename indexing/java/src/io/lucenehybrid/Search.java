@@ -7,6 +7,7 @@ import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
 import java.util.PriorityQueue;
@@ -439,14 +440,29 @@ public final class Search {
 
   /** Stored raw JSON of documents by id; a missing id gives null at its position. */
   public static String[] raw(Index index, String[] ids) throws IOException {
+    return raw(index, ids, Long.MAX_VALUE);
+  }
+
+  /**
+   * As {@link #raw(Index, String[])}, but reading stops at the first document that would take
+   * the characters read past {@code maxChars}: the answer is then the prefix of {@code ids} that
+   * fits (shorter than {@code ids}), so an over-large answer is never built in memory.
+   */
+  public static String[] raw(Index index, String[] ids, long maxChars) throws IOException {
     IndexSearcher searcher = index.acquire();
     try {
       StoredFields stored = searcher.getIndexReader().storedFields();
       String[] out = new String[ids.length];
+      long chars = 0;
       for (int i = 0; i < ids.length; i++) {
         TopDocs top = searcher.search(new TermQuery(new Term(ID, ids[i])), 1);
         if (top.scoreDocs.length > 0) {
-          out[i] = stored.document(top.scoreDocs[0].doc).get(RAW);
+          String raw = stored.document(top.scoreDocs[0].doc).get(RAW);
+          chars += raw.length();
+          if (chars > maxChars) {
+            return Arrays.copyOf(out, i);
+          }
+          out[i] = raw;
         }
       }
       return out;
