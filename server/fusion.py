@@ -125,6 +125,27 @@ def rrf(
     return _top(fused, ranks, columns, part, limit)
 
 
+# Half the BM25 rounding step: neighbours closer than this were told apart by the tie adjuster.
+_TIE_GAP = 5e-5
+
+
+def untie_bm25(hits: Sequence[Scored]) -> Ranked:
+    """A BM25 list (best first) with the tie adjuster's steps taken back out, for linear fusion.
+
+    Pyserini's ranking (``Search.adjustTies``) rounds BM25 scores to 4 decimals and tells each
+    run of equal ones apart by 1e-6 a place. That is an order, not evidence: normalized, a list
+    whose candidates all tie would spread over [0, 1] (min-max) or +-1.7 (z-score) in id order
+    alone and outvote the other list. A score within half a rounding step of the one above it
+    takes that one's score again; the order (and so RRF) is unchanged.
+    """
+    ids, scores = _columns(hits)
+    out = list(scores)
+    for i in range(1, len(out)):
+        if scores[i - 1] - scores[i] < _TIE_GAP:
+            out[i] = out[i - 1]
+    return Ranked(list(ids), out)
+
+
 def normalize(scores: Sequence[float], method: Normalization = "minmax") -> list[float]:
     """Normalize one list's scores: min-max to [0, 1], or z-score (mean 0, std 1).
 

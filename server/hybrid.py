@@ -279,6 +279,7 @@ class HybridSearcher:
                 fused = fusion.rrf(lists, k=params.rrf_k, weights=weights, limit=params.top)
             else:
                 weights = {"bm25": 1.0 - params.alpha, "dense": params.alpha}
+                lists["bm25"] = fusion.untie_bm25(lists["bm25"])
                 fused = fusion.linear(
                     lists, weights, normalization=params.normalization, limit=params.top
                 )

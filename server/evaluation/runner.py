@@ -202,6 +202,8 @@ def rank(config: Config, lists: Lists, k: int) -> list[tuple[str, float]]:
         w_bm25, w_dense = config.weights
         fused = fusion.rrf(cut, k=config.rrf_k, weights={"bm25": w_bm25, "dense": w_dense})
     else:
+        if "bm25" in cut:  # as the server does (its ties are ties, not a spread)
+            cut["bm25"] = fusion.untie_bm25(cut["bm25"])
         fused = fusion.linear(
             cut,
             {"bm25": 1.0 - config.alpha, "dense": config.alpha},

@@ -518,3 +518,26 @@ def test_reads_can_require_a_key_too(tmp_path):
         assert error_of(c.get("/v1/collections"), 401)["type"] == "unauthorized"
         assert c.get("/v1/collections", headers={"Authorization": "Bearer k1"}).status_code == 200
         assert c.get("/healthz").status_code == 200  # probes stay open
+
+
+def test_linear_fusion_takes_bm25_ties_as_ties(client):
+    """Every document holds the query word once and is as long as the others: Lucene scores
+    them alike, and linear fusion (either normalization) ranks them as dense does, where the
+    BM25 list's tie-break steps once ranked them by id."""
+    name = "/v1/collections/ties"
+    body = {"name": "ties", "encoder": {"kind": "precomputed", "dim": 2}}
+    assert client.post("/v1/collections", json=body).status_code == 201
+    docs = [{"id": f"d{i}", "text": f"shoe x{i}", "vector": [1, i / 10]} for i in range(10)]
+    assert client.post(f"{name}/documents", json={"documents": docs}).status_code == 200
+    q = {"query": "shoe", "vector": [0, 1], "k": 10}
+    bm25 = client.post(f"{name}/search", json={**q, "mode": "bm25"}).json()["hits"]
+    assert len({round(h["score"], 4) for h in bm25}) == 1  # one tie, told apart by id
+    dense = [
+        h["id"] for h in client.post(f"{name}/search", json={**q, "mode": "dense"}).json()["hits"]
+    ]
+    assert dense != [h["id"] for h in bm25]
+    for norm, alpha in (("minmax", 0.5), ("zscore", 0.3), ("zscore", 0.7)):
+        fusion = {"fusion": "linear", "normalization": norm, "alpha": alpha}
+        hits = client.post(f"{name}/search", json={**q, **fusion}).json()["hits"]
+        assert [h["id"] for h in hits] == dense, (norm, alpha)
+        assert len({h["bm25_score"] for h in hits}) == 1

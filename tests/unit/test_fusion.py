@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from lucene_hybrid.server.fusion import linear, normalize, rrf
+from lucene_hybrid.server.fusion import linear, normalize, rrf, untie_bm25
 from lucene_hybrid.server.types import Scored
 
 
@@ -89,6 +89,38 @@ def test_normalize_constant_list():
     assert normalize([3.0, 3.0], "minmax") == [1.0, 1.0]
     assert normalize([3.0, 3.0], "zscore") == [0.0, 0.0]
     assert normalize([], "minmax") == []
+
+
+def test_untie_bm25_gives_back_the_ties_the_adjuster_told_apart():
+    """Search.adjustTies' output: 4-decimal scores, each tie 1e-6 below the one above it (in
+    float32). Ties score alike again; scores a rounding step (1e-4) apart stay apart."""
+    adjusted = ranked(
+        ("a", 7.1234),
+        ("b", 7.123399),  # tie with a
+        ("c", 7.123398),  # tie with a
+        ("d", 7.1233),  # a step below
+        ("e", 2.0),
+        ("f", 1.999999),  # tie with e
+    )
+    untied = untie_bm25(adjusted)
+    assert untied.ids == ["a", "b", "c", "d", "e", "f"]
+    assert untied.scores == [7.1234, 7.1234, 7.1234, 7.1233, 2.0, 2.0]
+    assert adjusted[1].score == 7.123399  # the input is left as it was
+
+
+def test_a_bm25_list_of_ties_leaves_linear_fusion_to_the_other_list():
+    """Every BM25 candidate ties (adjusted apart by 1e-6 steps): untied, BM25 normalizes to a
+    constant, so the fused order is the dense order, not the ids' order."""
+    bm25 = ranked(*((f"d{i}", 0.0245 - 1e-6 * i) for i in range(10)))
+    dense = ranked(*((f"d{i}", 0.5 + 0.01 * i) for i in reversed(range(10))))
+    for norm in ("minmax", "zscore"):
+        lists = {"bm25": untie_bm25(bm25), "dense": dense}
+        fused = linear(lists, {"bm25": 0.5, "dense": 0.5}, normalization=norm)
+        assert [f.docid for f in fused] == [h.docid for h in dense], norm
+        raw = linear(
+            {"bm25": bm25, "dense": dense}, {"bm25": 0.5, "dense": 0.5}, normalization=norm
+        )
+        assert [f.docid for f in raw] != [h.docid for h in dense], norm  # what untying fixes
 
 
 def test_duplicate_docid_in_one_list_counts_once_at_best_rank():
