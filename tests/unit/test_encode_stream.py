@@ -255,10 +255,12 @@ def test_a_dead_tokenizing_process_fails_the_call_and_the_next_starts_anew(minil
     pooled = HuggingFaceEncoder(
         EncoderSpec(), batch_size=4, device="cpu", tokenize_workers=2, native_tokenizer=False
     )
+    pooled.model.max_seq_length = 16  # the processes are under test, not the model: keep it short
     tok = pooled.fast_tokenizer
     try:
-        texts = TEXTS * 20
+        texts = TEXTS * 20  # several pieces: the processes tokenize them
         first = pooled.encode_documents(texts)
+        assert tok._pool is not None  # noqa: SLF001
         for proc in list(tok._pool._processes.values()):  # noqa: SLF001 - kill the workers
             proc.kill()
             proc.join()
