@@ -19,6 +19,8 @@ import time
 import urllib.error
 import urllib.request
 
+from lucene_hybrid.server.bench_http import vm_kib
+
 
 def call(url: str, body: dict | None = None) -> tuple[int, bytes]:
     data = None if body is None else json.dumps(body).encode()
@@ -28,14 +30,6 @@ def call(url: str, body: dict | None = None) -> tuple[int, bytes]:
             return r.status, r.read()
     except urllib.error.HTTPError as e:
         return e.code, e.read()
-
-
-def rss(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def main() -> None:
@@ -60,13 +54,13 @@ def main() -> None:
             ]
             status, _ = call(f"{coll}/documents", {"documents": docs})
             assert status == 200, status
-    before = peak = rss(args.pid)
+    before = peak = vm_kib(args.pid, "VmRSS") * 1024
     done = threading.Event()
 
     def watch() -> None:
         nonlocal peak
         while not done.is_set():
-            peak = max(peak, rss(args.pid))
+            peak = max(peak, vm_kib(args.pid, "VmRSS") * 1024)
             time.sleep(0.05)
 
     watcher = threading.Thread(target=watch)
