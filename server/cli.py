@@ -1,4 +1,4 @@
-"""The `lucene-hybrid` command line: index a corpus, search it, (later) serve it."""
+"""The `lucene-hybrid` command line: index a corpus, search it, serve it, evaluate it."""
 
 from __future__ import annotations
 
