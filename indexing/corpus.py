@@ -77,6 +77,11 @@ class ReadStats:
     skipped: list[tuple[int, str]] = field(default_factory=list)
 
 
+# A UTF-8 byte order mark: Windows tools (older Notepad, PowerShell 5's `Out-File -Encoding utf8`)
+# start files with it. It is not text: the first id or JSON value must not begin with it.
+_BOM = b"\xef\xbb\xbf"
+
+
 def _is_gzip(path: Path) -> bool:
     with open(path, "rb") as fh:
         return fh.read(2) == b"\x1f\x8b"
@@ -94,10 +99,11 @@ def _readable(path: Path) -> Iterator[None]:
 
 
 def open_text(path: Path) -> io.TextIOBase:
-    """Open a plain or gzip-compressed UTF-8 text file (chosen by magic bytes, not the name)."""
+    """Open a plain or gzip-compressed UTF-8 text file (chosen by magic bytes, not the name),
+    without the byte order mark it may start with."""
     if _is_gzip(path):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="strict")
-    return open(path, encoding="utf-8", errors="strict")  # noqa: SIM115 - caller closes
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", errors="strict")
+    return open(path, encoding="utf-8-sig", errors="strict")  # noqa: SIM115 - caller closes
 
 
 def detect_format(path: Path) -> CorpusFormat:
@@ -108,7 +114,9 @@ def detect_format(path: Path) -> CorpusFormat:
     """
     opener = gzip.open if _is_gzip(path) else open
     with _readable(path), opener(path, "rb") as raw:
-        for raw_line in raw:
+        for lineno, raw_line in enumerate(raw, start=1):
+            if lineno == 1:
+                raw_line = raw_line.removeprefix(_BOM)
             if raw_line.strip():
                 break
         else:
@@ -119,7 +127,9 @@ def detect_format(path: Path) -> CorpusFormat:
         try:
             record = json.loads(stripped)
         except json.JSONDecodeError as exc:
-            raise CorpusError(f"{path}:1: first line is not valid JSON ({exc.msg})") from exc
+            raise CorpusError(
+                f"{path}:{lineno}: first record is not valid JSON ({exc.msg})"
+            ) from exc
         if "_id" in record:
             return "beir"
         if "id" in record and "contents" in record:
@@ -240,7 +250,7 @@ def read_corpus(
     with _readable(path), opener(path, "rb") as fh:
         for lineno, raw in enumerate(fh, start=1):
             try:
-                line = raw.decode("utf-8")
+                line = (raw.removeprefix(_BOM) if lineno == 1 else raw).decode("utf-8")
             except UnicodeDecodeError as exc:
                 reason = f"not valid UTF-8 ({exc.reason})"
                 if not skip_malformed:

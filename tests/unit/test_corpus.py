@@ -158,6 +158,24 @@ def test_msmarco_line_without_tab_is_malformed(tmp_path):
         list(read_corpus(path))
 
 
+@pytest.mark.parametrize("gz", [False, True])
+@pytest.mark.parametrize(
+    ("name", "lines"),
+    [
+        ("collection.tsv", ["0\tThe first passage.", "7\tThe second."]),
+        ("corpus.jsonl", [json.dumps({"_id": "a", "text": "Body a."}), json.dumps({"_id": "b"})]),
+        ("docs.jsonl", [json.dumps({"id": "a", "contents": "Body a.", "year": 2001})]),
+    ],
+)
+def test_a_byte_order_mark_is_not_part_of_the_first_record(tmp_path, gz, name, lines):
+    """Windows tools start UTF-8 files with U+FEFF: the file reads as it does without one (not
+    as an undetectable format, nor with a first id that starts with U+FEFF)."""
+    plain = write(tmp_path / name, lines, gz)
+    marked = write(tmp_path / f"bom-{name}", ["\ufeff" + lines[0], *lines[1:]], gz)
+    assert detect_format(marked) == detect_format(plain)
+    assert list(read_corpus(marked)) == list(read_corpus(plain))
+
+
 def test_invalid_utf8_names_the_line(tmp_path):
     path = tmp_path / "c.tsv"
     path.write_bytes(b"1\tfine\n2\tbad \xff byte\n")

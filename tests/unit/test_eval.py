@@ -57,6 +57,33 @@ def test_qrels_formats(tmp_path):
         read_qrels(bad)
 
 
+@pytest.mark.parametrize(
+    ("reader", "text"),
+    [
+        pytest.param(read_topics, "1\tfirst\n2\tsecond\n", id="topics-tsv"),
+        pytest.param(
+            read_topics, json.dumps({"_id": "q7", "text": "seven"}) + "\n", id="topics-beir"
+        ),
+        pytest.param(
+            read_topics, "<top>\n<num> Number: 301\n<title> Crime\n</top>\n", id="topics-trec"
+        ),
+        pytest.param(
+            read_topics, "<DOC>\n<DOCNO> 1 </DOCNO>\n What articles\n</DOC>\n", id="topics-cacm"
+        ),
+        pytest.param(read_qrels, "1 0 d1 2\n2 Q0 d9 1\n", id="qrels-trec"),
+        pytest.param(read_qrels, "query-id\tcorpus-id\tscore\n1\td1\t2\n", id="qrels-beir"),
+        pytest.param(read_run, "q1 Q0 d1 1 2.5 t\n", id="run"),
+    ],
+)
+@pytest.mark.parametrize("gz", [False, True])
+def test_a_byte_order_mark_starts_no_topic_judgment_or_run(tmp_path, reader, text, gz):
+    """A file saved by a Windows tool starts with U+FEFF: it reads as the same file without it."""
+    plain, marked = tmp_path / "plain", tmp_path / "marked"
+    for path, data in ((plain, text), (marked, "\ufeff" + text)):
+        path.write_bytes(gzip.compress(data.encode()) if gz else data.encode())
+    assert reader(marked) == reader(plain)
+
+
 def test_metrics_on_a_hand_checked_case():
     qrels = {"q1": {"d1": 1, "d3": 1, "d4": 0}, "q2": {"d5": 1}}
     run = {"q1": {"d1": 3.0, "d2": 2.0, "d3": 1.0}}  # q2 retrieved nothing: counts as 0
