@@ -327,7 +327,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     url = f"http://{settings.host}:{settings.port}"
     print(f"lucene-hybrid serving on {url} (data: {settings.data_dir})")
     max_connections = connection_cap(settings.limits.max_connections)
-    app, stats = create_app(settings), ConnectionStats()
+    app, stats = create_app(settings, max_connections), ConnectionStats()
     app.state.metrics.connections.stats = stats  # /metrics reports what the protocol counts
     uvicorn.run(
         app,

@@ -20,7 +20,7 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,6 +43,7 @@ from lucene_hybrid.indexing.manifest import (
     write_manifest,
 )
 
+from .files import EMFILE, RAISE_LIMIT
 from .hybrid import HybridSearcher
 from .lucene_search import Bm25Searcher, DenseSearcher
 from .types import Hit, SearchParams, TextBudget
@@ -57,6 +58,15 @@ class DocumentError(LuceneHybridError, ValueError):
 
 class StorageError(LuceneHybridError):
     """The write could not be made durable (disk full, read-only data directory...)."""
+
+
+class FileLimitReached(StorageError):
+    """The process is out of file descriptors, or a new collection would leave it too few."""
+
+
+class CollectionRecovering(StorageError):
+    """A failed write's rollback could not reopen the collection: until a retry (made at each
+    request) succeeds, it refuses reads and writes rather than answer from a stale state."""
 
 
 class CollectionClosed(LuceneHybridError):
@@ -166,6 +176,7 @@ class Collection:
         self._write_lock = threading.Lock()
         self._closed = False  # writes refused
         self._gone: str | None = None  # once closed: why, and reads are refused too
+        self._unrecovered: int | None = None  # a failed batch's log offset, while not undone
         spec = self.manifest.encoder
         if encoder is None and spec.kind != "precomputed":
             encoder = load_encoder(spec)
@@ -252,6 +263,7 @@ class Collection:
     @contextmanager
     def _reading(self) -> Iterator[None]:
         """Hold the searchers' view for one read; refused once the collection is closed."""
+        self._recovered()
         with self._view.shared():
             if self._gone is not None:
                 raise CollectionClosed(self._gone)
@@ -266,6 +278,11 @@ class Collection:
             with self._view.exclusive():
                 self._gone = why or f"collection '{self.name}' is closed"
             self._closed = True
+            if self._unrecovered is not None:  # the log keeps every acknowledged write
+                with suppress(Exception):
+                    self.store.rollback()
+                self.wal.close()
+                return
             if not self.wal.still_linked():  # its directory is gone: nothing to commit into
                 try:
                     self.store.rollback()
@@ -357,6 +374,9 @@ class Collection:
             raise CollectionClosed(self._gone)
         if self._closed:
             raise StorageError(f"collection '{self.name}' is closed; restart the server")
+        if self._unrecovered is not None:  # a rollback to finish first
+            with self._view.exclusive():
+                self._recover_locked()
         if not self.wal.still_linked():
             raise StorageError(
                 f"collection '{self.name}': its directory {self.path} was removed or "
@@ -384,6 +404,12 @@ class Collection:
                 raise DocumentError(  # Lucene refused a document (e.g. an immense term)
                     f"Lucene refused the batch, which was rolled back whole: {reason}"
                 ) from exc
+            if EMFILE in reason:
+                raise FileLimitReached(
+                    f"collection '{self.name}': the write failed in Lucene and was rolled back, "
+                    f"nothing changed: the server is out of file descriptors ({reason}); "
+                    f"{RAISE_LIMIT}"
+                ) from exc
             raise StorageError(
                 f"collection '{self.name}': the write failed in Lucene and was rolled back, "
                 f"nothing changed ({reason})"
@@ -395,21 +421,46 @@ class Collection:
         """Undo a batch that failed part-way: roll back to the last commit, replay the rest."""
         log.warning("collection %s: a write failed to apply; rolling it back", self.name)
         with self._view.exclusive():
-            try:
+            self._unrecovered = offset
+            self._recover_locked()
+
+    def _recover_locked(self) -> None:
+        """Roll both halves back to their last commit, drop the failed batch from the log and
+        replay the rest (the write lock and the view held). Retried at each later request until
+        it succeeds: a rollback that cannot reopen the halves (no file descriptor left, say)
+        leaves them at their last commit, without the log's acknowledged writes.
+
+        Raises:
+            CollectionRecovering: while it fails.
+        """
+        assert self._unrecovered is not None
+        try:
+            with suppress(Exception):  # closed already by an earlier try
                 self.store.rollback()
-                self.wal.truncate_to(offset)
-                self.searcher.reopened(*self._open_store())
-                for record in self.wal.replay():
-                    self._apply(record)
-                self.store.refresh()
-            except Exception as exc:
-                self._closed = True  # no writes on a half-recovered collection
-                log.exception("collection %s: recovery after a failed write failed", self.name)
-                raise StorageError(
-                    f"collection '{self.name}': a write failed and so did its rollback; "
-                    "the collection refuses writes until the server restarts (acknowledged "
-                    "writes are in its log and are replayed then)"
-                ) from exc
+            self.wal.truncate_to(self._unrecovered)
+            self.searcher.reopened(*self._open_store())
+            for record in self.wal.replay():
+                self._apply(record)
+            self.store.refresh()
+        except Exception as exc:
+            log.exception("collection %s: recovery after a failed write failed", self.name)
+            reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else repr(exc)
+            way_out = f"; {RAISE_LIMIT}" if EMFILE in reason else ""
+            raise CollectionRecovering(
+                f"collection '{self.name}': a write failed and so did its rollback ({reason}); "
+                "it refuses reads and writes until a retry, made at each request, succeeds "
+                f"(acknowledged writes are in its log){way_out}"
+            ) from exc
+        self._unrecovered = None
+
+    def _recovered(self) -> None:
+        """Finish an interrupted rollback before a read (cheap when there is none)."""
+        if self._unrecovered is None:
+            return
+        with self._write_lock:
+            if self._unrecovered is not None:
+                with self._view.exclusive():
+                    self._recover_locked()
 
     def _commit_locked(self) -> None:
         """Commit both halves, then empty the log; a failure keeps the log (and logs why)."""
@@ -424,7 +475,7 @@ class Collection:
         """Commit when writes are pending and the interval has passed (called by a timer)."""
         with self._write_lock:
             due = time.monotonic() - self._last_commit >= self.commit_interval_s
-            if not self._closed and self.wal.records and due:
+            if not self._closed and self._unrecovered is None and self.wal.records and due:
                 self._commit_locked()
 
     # -- reads --------------------------------------------------------------------------------
@@ -437,6 +488,7 @@ class Collection:
         timings: dict[str, float] | None = None,
     ) -> list[Hit]:
         """Search in any mode (see :class:`HybridSearcher`)."""
+        self._recovered()
         return self.searcher.search(query, params, vector, timings)
 
     def get(

@@ -17,8 +17,15 @@ from lucene_hybrid.indexing.encoders import Encoder, EncoderSpec
 from lucene_hybrid.indexing.errors import LuceneHybridError
 from lucene_hybrid.indexing.manifest import Bm25Settings, HnswSettings, read_manifest
 
-from .collection import Collection, StorageError
+from .collection import Collection, FileLimitReached, StorageError
 from .exact import EXACT_MAX_DOCS
+from .files import (
+    FILES_PER_COLLECTION,
+    FILES_PER_WRITE,
+    RAISE_LIMIT,
+    file_limit,
+    room_for_collections,
+)
 
 log = logging.getLogger(__name__)
 
@@ -82,12 +89,19 @@ class Registry:
         commit_interval_s: float = 1.0,
         query_cache_size: int = 1024,
         exact_max_docs: int = EXACT_MAX_DOCS,
+        connection_files: int = 0,
+        write_slots: int = 32,
     ):
+        """``connection_files``: the files kept for connections (the server's connection cap);
+        ``write_slots``: the requests that may run at once. A new collection is refused while it
+        would leave too few of the rest for the writes that may run at once."""
         self.root = data_dir / "collections"
         self.root.mkdir(parents=True, exist_ok=True)
         self.commit_interval_s = commit_interval_s
         self.query_cache_size = query_cache_size
         self.exact_max_docs = exact_max_docs
+        self.connection_files = connection_files
+        self.write_slots = write_slots
         self._lock = threading.Lock()
         self._collections: dict[str, Collection] = {}
         self._encoders: dict[str, Encoder] = {}
@@ -114,6 +128,35 @@ class Registry:
             except LuceneHybridError as exc:
                 self.failed[path.name] = f"could not be opened at startup: {exc}"
                 log.error("collection %s not opened: %s", path.name, exc)
+        if (room := self._room()) is not None and room < 0:
+            log.warning(
+                "%d collections leave too few of the %d files this process may open for %d "
+                "connections and the writes that may run at once: writes may fail with "
+                "'too_many_open_files'; %s",
+                len(self._collections),
+                file_limit(),
+                self.connection_files,
+                RAISE_LIMIT,
+            )
+
+    def _room(self) -> int | None:
+        return room_for_collections(len(self._collections), self.connection_files, self.write_slots)
+
+    def _check_room(self, name: str) -> None:
+        """Refuse a new collection that would leave writes too few files.
+
+        Raises:
+            FileLimitReached: naming the limit, what holds the files, and the ways out.
+        """
+        if (room := self._room()) is not None and room < 1:
+            raise FileLimitReached(
+                f"collection {name!r} not created: this server may open {file_limit():,} "
+                f"files; its {len(self._collections):,} collections hold {FILES_PER_COLLECTION} "
+                f"each, {self.connection_files:,} are kept for connections (max_connections) "
+                f"and {FILES_PER_WRITE} for each write that may run at once (one per "
+                f"collection, up to max_inflight {self.write_slots}), so one more collection "
+                f"would leave writes too few; {RAISE_LIMIT}"
+            )
 
     def _open(self, name: str, path: Path) -> Collection:
         manifest = read_manifest(path)
@@ -170,6 +213,7 @@ class Registry:
             path = self.root / name
             if name in self._collections or path.exists() or path.is_symlink():
                 raise CollectionExists(f"collection {name!r} already exists")
+            self._check_room(name)
             coll = Collection.create(
                 name,
                 path,
@@ -193,6 +237,7 @@ class Registry:
             link = self.root / name
             if name in self._collections or link.exists() or link.is_symlink():
                 raise CollectionExists(f"collection {name!r} already exists")
+            self._check_room(name)
             link.symlink_to(index_dir, target_is_directory=True)
             try:
                 return self._open(name, link)

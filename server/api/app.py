@@ -34,7 +34,13 @@ from lucene_hybrid.indexing.errors import (
     ManifestError,
 )
 
-from ..collection import CollectionClosed, DocumentError, StorageError
+from ..collection import (
+    CollectionClosed,
+    CollectionRecovering,
+    DocumentError,
+    FileLimitReached,
+    StorageError,
+)
 from ..filters import error_path
 from ..registry import (
     CollectionExists,
@@ -69,6 +75,8 @@ _STATUS: list[tuple[type[Exception], int, str]] = [
     (ManifestError, 400, "invalid_index"),
     (CorpusError, 400, "invalid_corpus"),
     (IndexBuildError, 409, "index_unavailable"),
+    (CollectionRecovering, 503, "collection_unavailable"),  # before StorageError, its base
+    (FileLimitReached, 507, "too_many_open_files"),  # before StorageError, its base
     (StorageError, 507, "insufficient_storage"),
     (CollectionUnavailable, 503, "collection_unavailable"),
 ]
@@ -216,8 +224,12 @@ def serving_environment() -> None:
         log.debug("torch was imported before the app: MKL keeps its per-thread buffers")
 
 
-def create_app(settings: ServerSettings) -> FastAPI:
-    """Build the app; collections open at startup and close (committed) at shutdown."""
+def create_app(settings: ServerSettings, connection_files: int = 0) -> FastAPI:
+    """Build the app; collections open at startup and close (committed) at shutdown.
+
+    ``connection_files``: the file descriptors to keep for connections (the server's connection
+    cap); a new collection is refused while it would leave writes too few of the rest.
+    """
     serving_environment()
 
     @asynccontextmanager
@@ -228,6 +240,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
             commit_interval_s=settings.commit_interval_s,
             query_cache_size=settings.query_cache_size,
             exact_max_docs=settings.exact_max_docs,
+            connection_files=connection_files,
+            write_slots=settings.limits.max_inflight,
         )
         if settings.demo_collection:
             await asyncio.to_thread(_build_demo, registry)

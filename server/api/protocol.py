@@ -21,6 +21,7 @@ Lucene.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import resource
@@ -29,6 +30,7 @@ from uvicorn._types import ASGI3Application
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.http.httptools_impl import RequestResponseCycle as _Cycle
 
+from ..files import connection_share, file_limit
 from ..settings import Limits
 
 log = logging.getLogger(__name__)
@@ -184,22 +186,20 @@ def protocol_for(
 
 
 def connection_cap(requested: int) -> int:
-    """``requested``, or half the process's file limit if that is lower (logged): Lucene keeps
-    the other half. The soft limit is first raised to the hard one, as the JVM would."""
+    """``requested``, or half the process's file limit if that is lower (logged): collections and
+    Lucene's writes keep the other half. The soft limit is first raised to the hard one, as the
+    JVM would."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != hard:
-        try:
+        with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-            soft = hard
-        except (ValueError, OSError):
-            pass
-    if soft == resource.RLIM_INFINITY or requested <= soft // 2:
-        return requested
-    log.warning(
-        "max_connections %d lowered to %d: the process may open %d files, and Lucene needs "
-        "the other half",
-        requested,
-        max(1, soft // 2),
-        soft,
-    )
-    return max(1, soft // 2)
+    cap = connection_share(requested)
+    if cap < requested:
+        log.warning(
+            "max_connections %d lowered to %d: the process may open %d files, and collections "
+            "and Lucene's writes need the other half",
+            requested,
+            cap,
+            file_limit(),
+        )
+    return cap

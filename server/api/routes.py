@@ -14,7 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel
 
-from ..collection import Collection, CollectionClosed, DocIn
+from ..collection import Collection, CollectionClosed, CollectionRecovering, DocIn
 from ..filters import filter_json
 from ..registry import CollectionNotFound, Registry, check_name
 from ..settings import ServerSettings
@@ -251,13 +251,15 @@ def _info(coll: Collection) -> m.CollectionInfo:
     dependencies=[Depends(require_read)],
 )
 def list_collections(registry: Reg) -> m.CollectionList:
-    infos = []
+    infos, failed = [], dict(registry.failed)
     for coll in registry.open_collections():
         try:
             infos.append(_info(coll))
         except CollectionClosed:  # deleted meanwhile
             continue
-    return m.CollectionList(collections=infos, failed=registry.failed)
+        except CollectionRecovering as exc:  # listed with why it answers 503 for now
+            failed[coll.name] = str(exc)
+    return m.CollectionList(collections=infos, failed=failed)
 
 
 @router.post(

@@ -9,8 +9,10 @@ import contextlib
 import os
 import resource
 import shutil
+import socket
 import subprocess
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -111,6 +113,96 @@ def test_full_disk_refuses_writes_and_keeps_acknowledged_ones(tmp_path):
     finally:
         srv.stop()
     check_both_halves(data / "collections" / "full")
+
+
+def test_collections_past_the_file_limit_are_refused_and_writes_keep_their_files(tmp_path):
+    """Each open collection holds 3 files, and a write ~16 more while it runs. Unguarded, the
+    collection that took the last files left every write of every collection failing. Under a
+    file limit of 320 (160 kept for connections) a new collection is refused, 507
+    too_many_open_files naming the limit and the way out, while it would leave too few for the
+    writes that may run at once; nothing of it is left on disk. The ones created before all take
+    writes at once, with 120 idle connections open beside them, and a delete makes room."""
+    limit = 320
+
+    def files() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+
+    data = tmp_path / "data"
+    srv = Server(data, preexec=files).start()
+    idle: list[socket.socket] = []
+    try:
+        made: list[str] = []
+        for i in range(120):  # unguarded, the files ran out near the 100th
+            body = {"name": f"t{i}", "encoder": {"kind": "precomputed", "dim": DIM}}
+            refused = srv.post(C, body)
+            if refused.status_code != 201:
+                break
+            made.append(f"t{i}")
+            r = srv.post(f"{C}/t{i}/documents", {"documents": docs(f"t{i}", 20)})
+            assert r.status_code == 200, r.text
+        json_error(refused, 507, f"{limit} files", "ulimit -n", "max_connections")
+        assert refused.json()["error"]["type"] == "too_many_open_files"
+        assert len(made) >= 3, made
+        assert not (data / "collections" / f"t{len(made)}").exists()
+
+        idle = [socket.create_connection(("127.0.0.1", srv.port), timeout=30) for _ in range(120)]
+
+        def write(name: str, batch: int) -> int:
+            more = docs(name, 50, start=100 * batch)
+            return srv.post(f"{C}/{name}/documents", {"documents": more}).status_code
+
+        with ThreadPoolExecutor(len(made)) as pool:
+            for batch in range(1, 4):
+                codes = list(pool.map(write, made, [batch] * len(made)))
+                assert codes == [200] * len(made), codes
+        for name in made:
+            hits = srv.post(f"{C}/{name}/search", {"query": "doc", "mode": "bm25", "k": 100})
+            assert len(hits.json()["hits"]) == 100, hits.text[:500]
+        for sock in idle:
+            sock.close()
+        assert srv.client_delete(f"{C}/{made[0]}").status_code in (200, 204)
+        create(srv, "again")
+    finally:
+        for sock in idle:
+            sock.close()
+        srv.stop()
+
+
+def test_a_collection_out_of_files_answers_503_never_stale_and_recovers(tmp_path):
+    """The server's file limit lowered under it to a few past what it holds. A write finds no
+    file for its new segment, and its rollback none to reopen the collection with: 503
+    collection_unavailable naming the cause, and until the rollback is finished (retried at each
+    request) searches and gets answer 503 too, never the last commit's state without the
+    acknowledged writes (they answered 200 with no hits before). With files again, the next
+    request finishes it: every acknowledged write is there, the failed batch is not, and writes
+    go on."""
+    srv = Server(tmp_path / "data", env={"LUCENE_HYBRID_COMMIT_INTERVAL_S": "3600"}).start()
+    try:
+        create(srv, "c")
+        assert srv.post(f"{C}/c/documents", {"documents": docs("a", 5)}).status_code == 200
+        pid = srv.proc.pid
+        held = len(os.listdir(f"/proc/{pid}/fd"))
+        before = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (held + 4, before[1]))
+        try:
+            r = srv.post(f"{C}/c/documents", {"documents": docs("b", 50)})
+            json_error(r, 503, "Too many open files", "ulimit -n")
+            assert r.json()["error"]["type"] == "collection_unavailable"
+            search = {"query": "doc", "mode": "bm25"}
+            assert srv.post(f"{C}/c/search", search).status_code == 503
+            assert srv.post(f"{C}/c/documents/get", {"ids": ["a0"]}).status_code == 503
+            listed = srv.get(C).json()
+            assert "c" in listed["failed"] and not listed["collections"]
+            assert srv.get("/metrics").status_code == 200
+        finally:
+            resource.prlimit(pid, resource.RLIMIT_NOFILE, before)
+        assert ids_present(srv, "c", [f"a{i}" for i in range(5)]) == {f"a{i}" for i in range(5)}
+        assert ids_present(srv, "c", [f"b{i}" for i in range(50)]) == set()
+        assert len(srv.post(f"{C}/c/search", search).json()["hits"]) == 5
+        assert srv.post(f"{C}/c/documents", {"documents": docs("b", 50)}).status_code == 200
+        assert len(ids_present(srv, "c", [f"b{i}" for i in range(50)])) == 50
+    finally:
+        srv.stop()
 
 
 @contextlib.contextmanager
