@@ -261,9 +261,11 @@ class Collection:
         self.wal.truncate()
 
     @contextmanager
-    def _reading(self) -> Iterator[None]:
-        """Hold the searchers' view for one read; refused once the collection is closed."""
-        self._recovered()
+    def _reading(self, write_locked: bool = False) -> Iterator[None]:
+        """Hold the searchers' view for one read; refused once the collection is closed.
+        ``write_locked``: the caller holds the write lock (and has finished any rollback)."""
+        if not write_locked:
+            self._recovered()
         with self._view.shared():
             if self._gone is not None:
                 raise CollectionClosed(self._gone)
@@ -359,7 +361,8 @@ class Collection:
     def delete_where(self, filter_json: str | None) -> int:
         """Delete every document matching a metadata filter (None: all); returns how many."""
         with self._write_lock:  # count and delete with no write in between
-            with self._reading():  # not count(): its own read would nest in this one
+            self._finish_rollback_locked()
+            with self._reading(write_locked=True):  # not count(): it would take the lock again
                 docs = self.searcher.bm25.num_docs
                 matched = len(self.searcher.bm25.filter_ids(filter_json, max(docs, 1)))
             self._write_locked({"op": "delete_filter", "filter": filter_json})
@@ -374,9 +377,7 @@ class Collection:
             raise CollectionClosed(self._gone)
         if self._closed:
             raise StorageError(f"collection '{self.name}' is closed; restart the server")
-        if self._unrecovered is not None:  # a rollback to finish first
-            with self._view.exclusive():
-                self._recover_locked()
+        self._finish_rollback_locked()
         if not self.wal.still_linked():
             raise StorageError(
                 f"collection '{self.name}': its directory {self.path} was removed or "
@@ -453,14 +454,17 @@ class Collection:
             ) from exc
         self._unrecovered = None
 
+    def _finish_rollback_locked(self) -> None:
+        """Finish an interrupted rollback, if there is one (the write lock held)."""
+        if self._unrecovered is not None:
+            with self._view.exclusive():
+                self._recover_locked()
+
     def _recovered(self) -> None:
         """Finish an interrupted rollback before a read (cheap when there is none)."""
-        if self._unrecovered is None:
-            return
-        with self._write_lock:
-            if self._unrecovered is not None:
-                with self._view.exclusive():
-                    self._recover_locked()
+        if self._unrecovered is not None:
+            with self._write_lock:
+                self._finish_rollback_locked()
 
     def _commit_locked(self) -> None:
         """Commit both halves, then empty the log; a failure keeps the log (and logs why)."""

@@ -191,6 +191,8 @@ def test_a_collection_out_of_files_answers_503_never_stale_and_recovers(tmp_path
             search = {"query": "doc", "mode": "bm25"}
             assert srv.post(f"{C}/c/search", search).status_code == 503
             assert srv.post(f"{C}/c/documents/get", {"ids": ["a0"]}).status_code == 503
+            everything = {"filter": {"field": "n", "op": "gte", "value": 0}}
+            assert srv.post(f"{C}/c/documents/delete", everything).status_code == 503
             listed = srv.get(C).json()
             assert "c" in listed["failed"] and not listed["collections"]
             assert srv.get("/metrics").status_code == 200
