@@ -440,9 +440,12 @@ class Collection:
                 self.store.rollback()
             self.wal.truncate_to(self._unrecovered)
             self.searcher.reopened(*self._open_store())
+            replayed = 0
             for record in self.wal.replay():
                 self._apply(record)
+                replayed += 1
             self.store.refresh()
+            self.wal.records = replayed  # not what each try's truncation counted down
         except Exception as exc:
             log.exception("collection %s: recovery after a failed write failed", self.name)
             reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else repr(exc)
