@@ -3,9 +3,9 @@
 Each open collection holds three files for as long as it is open (the ``write.lock`` of each
 Lucene half, held by its IndexWriter, and its write-ahead log); a write opens more for a moment
 (new segment files, a merge, a commit); each connection holds one. A process that runs out fails
-every write of every collection (rolled back, nothing lost) until files are freed: at a file
+the writes of every collection (rolled back, nothing lost) until files are freed: at a file
 limit of 1,024, with few connections open, the 331st collection's first write failed with "Too
-many open files", and so did every later write to any collection. So a new collection is refused
+many open files", and so did the next write to the first collection. So a new collection is refused
 while it would leave too few files for the writes that may run at once with the connections'
 share (``connection_share``) open too.
 """
