@@ -201,6 +201,8 @@ def test_a_collection_out_of_files_answers_503_never_stale_and_recovers(tmp_path
         assert ids_present(srv, "c", [f"a{i}" for i in range(5)]) == {f"a{i}" for i in range(5)}
         assert ids_present(srv, "c", [f"b{i}" for i in range(50)]) == set()
         assert len(srv.post(f"{C}/c/search", search).json()["hits"]) == 5
+        dense = {"vector": [1.0] * DIM, "mode": "dense", "k": 10}  # exact, over a fresh copy
+        assert len(srv.post(f"{C}/c/search", dense).json()["hits"]) == 5
         assert srv.post(f"{C}/c/documents", {"documents": docs("b", 50)}).status_code == 200
         assert len(ids_present(srv, "c", [f"b{i}" for i in range(50)])) == 50
     finally:
