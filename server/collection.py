@@ -69,6 +69,12 @@ class CollectionRecovering(StorageError):
     request) succeeds, it refuses reads and writes rather than answer from a stale state."""
 
 
+def _first_line(exc: Exception) -> str:
+    """An exception's first line (a Java one's stack trace left out), at most 300 characters."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else repr(exc)
+
+
 class CollectionClosed(LuceneHybridError):
     """The collection was deleted (or closed) while a request that had found it was waiting."""
 
@@ -361,7 +367,7 @@ class Collection:
     def delete_where(self, filter_json: str | None) -> int:
         """Delete every document matching a metadata filter (None: all); returns how many."""
         with self._write_lock:  # count and delete with no write in between
-            self._finish_rollback_locked()
+            self._recover_locked()
             with self._reading(write_locked=True):  # not count(): it would take the lock again
                 docs = self.searcher.bm25.num_docs
                 matched = len(self.searcher.bm25.filter_ids(filter_json, max(docs, 1)))
@@ -377,7 +383,7 @@ class Collection:
             raise CollectionClosed(self._gone)
         if self._closed:
             raise StorageError(f"collection '{self.name}' is closed; restart the server")
-        self._finish_rollback_locked()
+        self._recover_locked()  # a rollback left unfinished, if any
         if not self.wal.still_linked():
             raise StorageError(
                 f"collection '{self.name}': its directory {self.path} was removed or "
@@ -400,7 +406,7 @@ class Collection:
             self._undo(offset)
             if jvm.java_error(exc) == jvm.OUT_OF_MEMORY:
                 raise  # the API answers 503: retry smaller, or give the JVM more heap
-            reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else repr(exc)
+            reason = _first_line(exc)
             if jvm.java_error(exc) == jvm.ILLEGAL_ARGUMENT:
                 raise DocumentError(  # Lucene refused a document (e.g. an immense term)
                     f"Lucene refused the batch, which was rolled back whole: {reason}"
@@ -421,53 +427,49 @@ class Collection:
     def _undo(self, offset: int) -> None:
         """Undo a batch that failed part-way: roll back to the last commit, replay the rest."""
         log.warning("collection %s: a write failed to apply; rolling it back", self.name)
-        with self._view.exclusive():
-            self._unrecovered = offset
-            self._recover_locked()
+        self._unrecovered = offset
+        self._recover_locked()
 
     def _recover_locked(self) -> None:
-        """Roll both halves back to their last commit, drop the failed batch from the log and
-        replay the rest (the write lock and the view held). Retried at each later request until
-        it succeeds: a rollback that cannot reopen the halves (no file descriptor left, say)
-        leaves them at their last commit, without the log's acknowledged writes.
+        """If a failed batch is not undone yet: roll both halves back to their last commit, drop
+        the batch from the log and replay the rest (the write lock held; the view is taken
+        here). Retried at each later request until it succeeds: a rollback that cannot reopen
+        the halves (no file descriptor left, say) leaves them at their last commit, without the
+        log's acknowledged writes.
 
         Raises:
             CollectionRecovering: while it fails.
         """
-        assert self._unrecovered is not None
-        try:
-            with suppress(Exception):  # closed already by an earlier try
-                self.store.rollback()
-            self.wal.truncate_to(self._unrecovered)
-            self.searcher.reopened(*self._open_store())
-            replayed = 0
-            for record in self.wal.replay():
-                self._apply(record)
-                replayed += 1
-            self.store.refresh()
-            self.wal.records = replayed  # not what each try's truncation counted down
-        except Exception as exc:
-            log.exception("collection %s: recovery after a failed write failed", self.name)
-            reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else repr(exc)
-            way_out = f"; {RAISE_LIMIT}" if EMFILE in reason else ""
-            raise CollectionRecovering(
-                f"collection '{self.name}': a write failed and so did its rollback ({reason}); "
-                "it refuses reads and writes until a retry, made at each request, succeeds "
-                f"(acknowledged writes are in its log){way_out}"
-            ) from exc
+        if self._unrecovered is None:
+            return
+        with self._view.exclusive():
+            try:
+                with suppress(Exception):  # closed already by an earlier try
+                    self.store.rollback()
+                self.wal.truncate_to(self._unrecovered)
+                self.searcher.reopened(*self._open_store())
+                replayed = 0
+                for record in self.wal.replay():
+                    self._apply(record)
+                    replayed += 1
+                self.store.refresh()
+                self.wal.records = replayed  # not what each try's truncation counted down
+            except Exception as exc:
+                log.exception("collection %s: recovery after a failed write failed", self.name)
+                reason = _first_line(exc)
+                way_out = f"; {RAISE_LIMIT}" if EMFILE in reason else ""
+                raise CollectionRecovering(
+                    f"collection '{self.name}': a write failed and so did its rollback "
+                    f"({reason}); it refuses reads and writes until a retry, made at each "
+                    f"request, succeeds (acknowledged writes are in its log){way_out}"
+                ) from exc
         self._unrecovered = None
-
-    def _finish_rollback_locked(self) -> None:
-        """Finish an interrupted rollback, if there is one (the write lock held)."""
-        if self._unrecovered is not None:
-            with self._view.exclusive():
-                self._recover_locked()
 
     def _recovered(self) -> None:
         """Finish an interrupted rollback before a read (cheap when there is none)."""
         if self._unrecovered is not None:
             with self._write_lock:
-                self._finish_rollback_locked()
+                self._recover_locked()
 
     def _commit_locked(self) -> None:
         """Commit both halves, then empty the log; a failure keeps the log (and logs why)."""
