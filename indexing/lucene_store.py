@@ -7,34 +7,15 @@ searches (``server.lucene_search`` accepts them), so a refresh after a write mak
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import jvm
-from .errors import IndexBuildError, ManifestError
-from .manifest import BM25_DIR, HNSW_DIR, Manifest
-
-
-class _Java:
-    _lock = threading.Lock()
-    Index: Any = None
-    Store: Any = None
-    Search: Any = None
-    Analyzer: Any = None
-
-    @classmethod
-    def load(cls) -> type[_Java]:
-        with cls._lock:
-            if cls.Store is None:
-                cls.Index = jvm.jclass("io.lucenehybrid.Index")
-                cls.Search = jvm.jclass("io.lucenehybrid.Search")
-                cls.Analyzer = jvm.jclass("io.anserini.analysis.DefaultEnglishAnalyzer")
-                cls.Store = jvm.jclass("io.lucenehybrid.Store")
-        return cls
+from lucene_hybrid.core import jvm
+from lucene_hybrid.core.errors import IndexBuildError, ManifestError
+from lucene_hybrid.core.manifest import BM25_DIR, HNSW_DIR, Manifest
 
 
 def hit_columns(text: str) -> tuple[list[str], list[float]]:
@@ -65,7 +46,7 @@ class LuceneStore:
     """
 
     def __init__(self, index_dir: str | Path, manifest: Manifest, *, create: bool = False):
-        java = _Java.load()
+        java = jvm.Helpers.load()
         self._java = java
         self.index_dir = Path(index_dir)
         self.dim = manifest.dim
@@ -147,4 +128,4 @@ class LuceneStore:
 
 def check_index(path: str | Path) -> str:
     """Run Lucene's CheckIndex on one index folder: "clean", or its report of the damage."""
-    return str(_Java.load().Store.checkIndex(str(path)))
+    return str(jvm.Helpers.load().Store.checkIndex(str(path)))

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import jvm
-from .errors import IndexBuildError
+from lucene_hybrid.core import jvm
+from lucene_hybrid.core.errors import IndexBuildError
 
 Progress = Callable[[int], None]
 

@@ -22,12 +22,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import lucene_writer
-from .build import VectorShards, _bar, _clean_leftovers, _swap_into_place, encode_to_shards
-from .encoders import Encoder, EncoderSpec, load_encoder
-from .errors import IndexBuildError
-from .lucene_store import LuceneStore, _Java, hit_columns
-from .manifest import (
+from lucene_hybrid.core import jvm
+from lucene_hybrid.core.errors import IndexBuildError
+from lucene_hybrid.core.manifest import (
     BM25_DIR,
     HNSW_DIR,
     MANIFEST,
@@ -36,6 +33,16 @@ from .manifest import (
     read_manifest,
     write_manifest,
 )
+from lucene_hybrid.indexing import lucene_writer
+from lucene_hybrid.indexing.build import (
+    VectorShards,
+    clean_leftovers,
+    encode_to_shards,
+    progress_bar,
+    swap_into_place,
+)
+from lucene_hybrid.indexing.encoders import Encoder, EncoderSpec, load_encoder
+from lucene_hybrid.indexing.lucene_store import LuceneStore, hit_columns
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +66,7 @@ def iter_documents(bm25: Any, hnsw: Any) -> Iterator[StoredDocument]:
 
     A document with no text (indexed in the dense half only) comes back with ``text == ""``.
     """
-    java = _Java.load()
+    java = jvm.Helpers.load()
     n = int(java.Search.numDocs(hnsw))
     if n == 0:
         return
@@ -114,7 +121,7 @@ def reindex(
         EncoderError: when the new encoder cannot be loaded.
     """
     index = Path(index)
-    _clean_leftovers(index)
+    clean_leftovers(index)
     old = read_manifest(index)
     if spec.kind == "precomputed":
         raise IndexBuildError("reindex needs a model to encode with, not 'precomputed'")
@@ -141,7 +148,7 @@ def reindex(
     manifest.timings["total_s"] = round(time.perf_counter() - started, 3)
     write_manifest(tmp, manifest)
     store.close()
-    _swap_into_place(tmp, index)
+    swap_into_place(tmp, index)
     return manifest
 
 
@@ -161,7 +168,7 @@ def _assemble(
         if f.is_file() and f.name not in (MANIFEST, WAL_FILE):
             shutil.copy2(f, tmp / f.name)
     writer = VectorShards(tmp / "staging", "vectors")
-    n = int(_Java.load().Search.numDocs(store.hnsw))
+    n = int(jvm.Helpers.load().Search.numDocs(store.hnsw))
     t0 = time.perf_counter()
     with_metadata = 0
 
@@ -176,7 +183,7 @@ def _assemble(
             with_metadata += bool(doc.metadata)
             yield doc.docid, doc.text
 
-    with _bar(n, "encode", progress) as bar:
+    with progress_bar(n, "encode", progress) as bar:
         encode_to_shards(texts(), encoder, writer, bar)
     writer.close()
     encode_s = time.perf_counter() - t0
@@ -184,7 +191,7 @@ def _assemble(
         raise IndexBuildError(f"{index} holds no documents to re-encode")
 
     t0 = time.perf_counter()
-    with _bar(writer.count, "hnsw index", progress) as hbar:
+    with progress_bar(writer.count, "hnsw index", progress) as hbar:
         counts = lucene_writer.build_hnsw(
             tmp / "staging",
             tmp / HNSW_DIR,

@@ -1,1 +1,18 @@
-"""The read path of lucene-hybrid: Lucene searchers, fusion, CLI and evaluation helpers."""
+"""The REST server: the FastAPI app, live collections (write-ahead log, registry), settings."""
+
+from __future__ import annotations
+
+from lucene_hybrid.server.api.app import create_app
+from lucene_hybrid.server.collection import Collection, DocIn, DocOut
+from lucene_hybrid.server.registry import Registry
+from lucene_hybrid.server.settings import ServerSettings, load_settings
+
+__all__ = [
+    "Collection",
+    "DocIn",
+    "DocOut",
+    "Registry",
+    "ServerSettings",
+    "create_app",
+    "load_settings",
+]

@@ -28,11 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from lucene_hybrid.indexing import jvm
-from lucene_hybrid.indexing.encoders import Encoder, EncoderSpec, check_vectors, load_encoder
-from lucene_hybrid.indexing.errors import EncoderError, LuceneHybridError
-from lucene_hybrid.indexing.lucene_store import LuceneStore
-from lucene_hybrid.indexing.manifest import (
+from lucene_hybrid.core import jvm
+from lucene_hybrid.core.errors import EncoderError, LuceneHybridError
+from lucene_hybrid.core.manifest import (
     BM25_DIR,
     HNSW_DIR,
     WAL_FILE,
@@ -42,12 +40,13 @@ from lucene_hybrid.indexing.manifest import (
     read_manifest,
     write_manifest,
 )
-
-from .files import EMFILE, RAISE_LIMIT
-from .hybrid import HybridSearcher
-from .lucene_search import Bm25Searcher, DenseSearcher
-from .types import Hit, SearchParams, TextBudget
-from .wal import WriteAheadLog
+from lucene_hybrid.indexing.encoders import Encoder, EncoderSpec, check_vectors, load_encoder
+from lucene_hybrid.indexing.lucene_store import LuceneStore
+from lucene_hybrid.search.hybrid import HybridSearcher
+from lucene_hybrid.search.lucene_search import Bm25Searcher, DenseSearcher
+from lucene_hybrid.search.types import Hit, SearchParams, TextBudget
+from lucene_hybrid.server.files import EMFILE, RAISE_LIMIT
+from lucene_hybrid.server.wal import WriteAheadLog
 
 log = logging.getLogger(__name__)
 

@@ -13,13 +13,12 @@ import shutil
 import threading
 from pathlib import Path
 
+from lucene_hybrid.core.errors import LuceneHybridError
+from lucene_hybrid.core.manifest import Bm25Settings, HnswSettings, read_manifest
 from lucene_hybrid.indexing.encoders import Encoder, EncoderSpec
-from lucene_hybrid.indexing.errors import LuceneHybridError
-from lucene_hybrid.indexing.manifest import Bm25Settings, HnswSettings, read_manifest
-
-from .collection import Collection, FileLimitReached, StorageError
-from .exact import EXACT_MAX_DOCS
-from .files import (
+from lucene_hybrid.search.exact import EXACT_MAX_DOCS
+from lucene_hybrid.server.collection import Collection, FileLimitReached, StorageError
+from lucene_hybrid.server.files import (
     FILES_PER_COLLECTION,
     FILES_PER_WRITE,
     RAISE_LIMIT,

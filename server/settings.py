@@ -1,4 +1,4 @@
-"""Server settings: typed, from a YAML file in configs/, overridden by LUCENE_HYBRID_* variables."""
+"""Server settings: typed, from YAML (the packaged configs/server.yaml by default), then env."""
 
 from __future__ import annotations
 
@@ -15,9 +15,10 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from .exact import EXACT_MAX_DOCS
+from lucene_hybrid.core.resources import config_path
+from lucene_hybrid.search.exact import EXACT_MAX_DOCS
 
-DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "server.yaml"
+DEFAULT_CONFIG = config_path("server.yaml")
 _yaml_file: ContextVar[Path | None] = ContextVar("lucene_hybrid_yaml", default=None)
 
 

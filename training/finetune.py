@@ -23,18 +23,17 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from lucene_hybrid.core.errors import LuceneHybridError
+from lucene_hybrid.core.manifest import BM25_DIR, HNSW_DIR, read_manifest
+from lucene_hybrid.evaluation.experiment import Split
+from lucene_hybrid.evaluation.metrics import evaluate
 from lucene_hybrid.indexing.encoders import EncoderSpec
 from lucene_hybrid.indexing.encoders.hf import HuggingFaceEncoder, fast_bf16
-from lucene_hybrid.indexing.errors import LuceneHybridError
-from lucene_hybrid.indexing.manifest import BM25_DIR, HNSW_DIR, read_manifest
 from lucene_hybrid.indexing.reindex import iter_documents
-from lucene_hybrid.server.evaluation.experiment import Split
-from lucene_hybrid.server.evaluation.metrics import evaluate
-from lucene_hybrid.server.hybrid import HybridSearcher, open_index
-from lucene_hybrid.server.lucene_search import open_readonly
-from lucene_hybrid.server.types import SearchParams
-
-from .mining import (
+from lucene_hybrid.search.hybrid import HybridSearcher, open_index
+from lucene_hybrid.search.lucene_search import open_readonly
+from lucene_hybrid.search.types import SearchParams
+from lucene_hybrid.training.mining import (
     Example,
     MiningOptions,
     batches,

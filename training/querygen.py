@@ -16,10 +16,9 @@ from typing import Any
 
 from tqdm import tqdm
 
-from lucene_hybrid.indexing.errors import LuceneHybridError
-from lucene_hybrid.server.evaluation.experiment import Split
-
-from .finetune import read_index_texts
+from lucene_hybrid.core.errors import LuceneHybridError
+from lucene_hybrid.evaluation.experiment import Split
+from lucene_hybrid.training.finetune import read_index_texts
 
 PROMPT = (
     "Write one search query that a person would type into a search engine to find the passage "

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from .base import DEFAULT_MODEL, Encoder, EncoderSpec, l2_normalize
-from .precomputed import PrecomputedEncoder, check_vectors
+from lucene_hybrid.core.encoder_spec import DEFAULT_MODEL, EncoderSpec
+from lucene_hybrid.indexing.encoders.base import Encoder, l2_normalize
+from lucene_hybrid.indexing.encoders.precomputed import PrecomputedEncoder, check_vectors
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -25,9 +26,9 @@ def load_encoder(spec: EncoderSpec, **kwargs: object) -> Encoder:
     if spec.kind == "precomputed":
         return PrecomputedEncoder(spec)
     if spec.kind == "openai":
-        from .openai_api import OpenAIEncoder
+        from lucene_hybrid.indexing.encoders.openai_api import OpenAIEncoder
 
         return OpenAIEncoder(spec, **kwargs)  # type: ignore[arg-type]
-    from .hf import HuggingFaceEncoder
+    from lucene_hybrid.indexing.encoders.hf import HuggingFaceEncoder
 
     return HuggingFaceEncoder(spec, **kwargs)  # type: ignore[arg-type]

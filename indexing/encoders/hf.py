@@ -12,9 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import EncoderError
-from . import stream
-from .base import DEFAULT_MODEL, EncoderSpec, l2_normalize
+from lucene_hybrid.core.encoder_spec import DEFAULT_MODEL, EncoderSpec
+from lucene_hybrid.core.errors import EncoderError
+from lucene_hybrid.indexing.encoders import stream
+from lucene_hybrid.indexing.encoders.base import l2_normalize
 
 log = logging.getLogger(__name__)
 

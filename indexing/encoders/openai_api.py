@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import EncoderError, EncoderUnavailable
-from .base import EncoderSpec, l2_normalize
+from lucene_hybrid.core.errors import EncoderError, EncoderUnavailable
+from lucene_hybrid.indexing.encoders.base import EncoderSpec, l2_normalize
 
 log = logging.getLogger(__name__)
 

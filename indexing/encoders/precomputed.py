@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..errors import EncoderError
-from .base import EncoderSpec, unit_rows
+from lucene_hybrid.core.errors import EncoderError
+from lucene_hybrid.indexing.encoders.base import EncoderSpec, unit_rows
 
 
 class PrecomputedEncoder:

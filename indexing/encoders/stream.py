@@ -38,7 +38,7 @@ from typing import Any, ClassVar, overload
 
 import numpy as np
 
-from ..errors import EncoderError
+from lucene_hybrid.core.errors import EncoderError
 
 log = logging.getLogger(__name__)
 

@@ -23,9 +23,8 @@ from starlette.routing import Match
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lucene_hybrid.indexing import jvm
-from lucene_hybrid.indexing.build import BuildOptions, build_index
-from lucene_hybrid.indexing.errors import (
+from lucene_hybrid.core import jvm
+from lucene_hybrid.core.errors import (
     CorpusError,
     EncoderError,
     EncoderUnavailable,
@@ -33,27 +32,27 @@ from lucene_hybrid.indexing.errors import (
     LuceneHybridError,
     ManifestError,
 )
-
-from ..collection import (
+from lucene_hybrid.indexing.build import BuildOptions, build_index
+from lucene_hybrid.search.filters import error_path
+from lucene_hybrid.search.types import ResponseTooLarge, SearchParamError
+from lucene_hybrid.server.api.errors import InvalidUnicode, LimitExceeded, Unauthorized
+from lucene_hybrid.server.api.metrics import Metrics
+from lucene_hybrid.server.api.routes import router
+from lucene_hybrid.server.collection import (
     CollectionClosed,
     CollectionRecovering,
     DocumentError,
     FileLimitReached,
     StorageError,
 )
-from ..filters import error_path
-from ..registry import (
+from lucene_hybrid.server.registry import (
     CollectionExists,
     CollectionNotFound,
     CollectionUnavailable,
     InvalidName,
     Registry,
 )
-from ..settings import ServerSettings
-from ..types import ResponseTooLarge, SearchParamError
-from .errors import InvalidUnicode, LimitExceeded, Unauthorized
-from .metrics import Metrics
-from .routes import router
+from lucene_hybrid.server.settings import ServerSettings
 
 log = logging.getLogger("lucene_hybrid.server")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lucene_hybrid.indexing.errors import LuceneHybridError
+from lucene_hybrid.core.errors import LuceneHybridError
 
 
 class LimitExceeded(LuceneHybridError):

@@ -7,11 +7,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from lucene_hybrid.core.manifest import Bm25Settings, HnswSettings
 from lucene_hybrid.indexing.encoders import EncoderSpec
-from lucene_hybrid.indexing.manifest import Bm25Settings, HnswSettings
-
-from ..filters import Filter
-from ..types import DEFAULT_ALPHA, DEFAULT_FUSION, DEFAULT_NORMALIZATION
+from lucene_hybrid.search.filters import Filter
+from lucene_hybrid.search.types import DEFAULT_ALPHA, DEFAULT_FUSION, DEFAULT_NORMALIZATION
 
 
 class ErrorDetail(BaseModel):

@@ -30,8 +30,8 @@ from uvicorn._types import ASGI3Application
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.http.httptools_impl import RequestResponseCycle as _Cycle
 
-from ..files import connection_share, file_limit
-from ..settings import Limits
+from lucene_hybrid.server.files import connection_share, file_limit
+from lucene_hybrid.server.settings import Limits
 
 log = logging.getLogger(__name__)
 

@@ -14,14 +14,19 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel
 
-from ..collection import Collection, CollectionClosed, CollectionRecovering, DocIn
-from ..filters import filter_json
-from ..registry import CollectionNotFound, Registry, check_name
-from ..settings import ServerSettings
-from ..types import SearchParams, TextBudget
-from . import models as m
-from .errors import LimitExceeded, Unauthorized
-from .surrogates import SurrogateCheckedRoute, direct
+from lucene_hybrid.search.filters import filter_json
+from lucene_hybrid.search.types import SearchParams, TextBudget
+from lucene_hybrid.server.api import models as m
+from lucene_hybrid.server.api.errors import LimitExceeded, Unauthorized
+from lucene_hybrid.server.api.surrogates import SurrogateCheckedRoute, direct
+from lucene_hybrid.server.collection import (
+    Collection,
+    CollectionClosed,
+    CollectionRecovering,
+    DocIn,
+)
+from lucene_hybrid.server.registry import CollectionNotFound, Registry, check_name
+from lucene_hybrid.server.settings import ServerSettings
 
 router = APIRouter(route_class=SurrogateCheckedRoute)
 T = TypeVar("T")

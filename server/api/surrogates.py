@@ -25,9 +25,8 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 from pydantic_core import from_json
 
-from lucene_hybrid.indexing.corpus import lone_surrogate
-
-from .errors import InvalidUnicode
+from lucene_hybrid.core.text import lone_surrogate
+from lucene_hybrid.server.api.errors import InvalidUnicode
 
 # What can become a surrogate: a \uD800-\uDFFF escape, or its UTF-8-style bytes (``json.loads``
 # decodes bytes with "surrogatepass"). Pairs (escaped emoji) match too; they pass the walk.

@@ -1,0 +1,1 @@
+"""Packaged configuration: server.yaml (the server defaults), eval/*.yaml (evaluation presets)."""

@@ -1,1 +1,0 @@
-"""Offline evaluation: topics/qrels formats, trec_eval metrics, significance, sweeps, reports."""
