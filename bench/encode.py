@@ -8,7 +8,7 @@ on a GPU in processes; forward, pooling, normalization, copies back). Their rati
 much of the model's speed the pipeline keeps; sentence-transformers' own ``encode()`` is timed
 beside them. Each precision is also compared with fp32 by the cosine of its vectors to fp32's
 (1.0 = identical); retrieval quality per precision is measured by indexing with
-``--precision`` and evaluating (README).
+``--precision`` and evaluating (docs/benchmarks.md).
 """
 
 from __future__ import annotations

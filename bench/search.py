@@ -3,7 +3,7 @@
 Two ways to time a dense or hybrid search: with the query text (the encoder runs; the
 query-embedding cache is bypassed so every query is encoded) or with the query vector given
 (encoded once beforehand, as a caller that embeds its own queries would send it). Results go
-to JSON and a Markdown table; nothing here asserts a target (targets live in the README).
+to JSON and a Markdown table; nothing here asserts a target (targets live in docs/benchmarks.md).
 """
 
 from __future__ import annotations

@@ -283,7 +283,6 @@ def cmd_search(args: argparse.Namespace) -> int:
         searcher.close()
 
 
-DEMO_CORPUS = Path(__file__).resolve().parent / "demo" / "corpus.jsonl"
 DEMO_QUERIES = (
     "how does lucene do vector search",
     "which star pulls the sea up and down",
@@ -293,6 +292,8 @@ DEMO_QUERIES = (
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Build the bundled demo collection once, then search it in hybrid mode."""
+    from lucene_hybrid.server import DEMO_CORPUS
+
     index = Path(args.data_dir) / "demo"
     if not index.exists():
         print(f"building the demo index from {DEMO_CORPUS.name} into {index} ...")
@@ -403,7 +404,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("serve", help="run the REST server (default: the demo collection)")
-    p.add_argument("--config", default=None, help="YAML settings (default configs/server.yaml)")
+    p.add_argument(
+        "--config", default=None, help="YAML settings (default: the packaged configs/server.yaml)"
+    )
     p.add_argument("--data-dir", default=None, help="where collections live")
     p.add_argument("--host", default=None)
     p.add_argument("--port", type=int, default=None)

@@ -34,8 +34,8 @@ def markdown(result: dict[str, Any]) -> str:
             "",
             "`default` is the product's default hybrid ranking (z-score linear fusion, alpha "
             "0.7): the one setting found that beats both single retrievers on SciFact and "
-            "NFCorpus and stays above dense on the DL19/DL20 pools (README, 'Choosing the "
-            "default fusion').",
+            "NFCorpus and stays above dense on the DL19/DL20 pools (docs/evaluation.md, "
+            "'Choosing the default fusion').",
         ]
     if result.get("sweep"):
         lines += [

@@ -229,7 +229,7 @@ def _read_staged(folder: Path, longest: int) -> Iterator[tuple[str, str]]:
     """(docid, text) of the staged documents, parsed by Arrow with the GIL released.
 
     ``json.loads`` per line held the GIL ~6 us a document, as long as a GPU's forward of it
-    (issue #6); Arrow's parser leaves the GIL to the encoder's threads. Its blocks must hold
+    on an H100; Arrow's parser leaves the GIL to the encoder's threads. Its blocks must hold
     the longest line (``longest`` characters: at most 4x as many UTF-8 bytes).
     """
     import pyarrow as pa

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 SIMILARITIES = ("EUCLIDEAN", "DOT_PRODUCT", "COSINE", "MAXIMUM_INNER_PRODUCT")
 
 # Collections up to this many vectors are searched exactly by default ("auto"). Measured on
-# this machine (2 vCPUs, 384 dims, one thread per product; README, "Exact or HNSW"): dense
+# 2 vCPUs (384 dims, one thread per product; docs/benchmarks.md, "Exact or HNSW"): dense
 # k=10 p50 exact vs HNSW (efSearch 60) 0.45 vs 0.78 ms on SciFact (5,183 real vectors) and
 # 6.45 vs 1.22 on the MS MARCO pool (30,005); on hashed vectors 0.82 vs 0.79 at 10k (hybrid
 # 1.50 vs 1.97), 1.38 vs 0.66 at 20k, 3.40 vs 0.69 at 50k: the product is bound by memory

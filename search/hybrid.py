@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 # HNSW candidate list per search (never below the hits asked for). Measured on SciFact with
 # all-MiniLM-L6-v2, k=10: ef 40 / 60 / 100 gave recall@10 against exact search 0.982 / 0.989 /
-# 0.996, nDCG@10 0.6391 / 0.6451 / 0.6451, p50 0.96 / 1.14 / 1.49 ms (README, Performance).
+# 0.996, nDCG@10 0.6391 / 0.6451 / 0.6451, p50 0.96 / 1.14 / 1.49 ms (docs/benchmarks.md).
 DEFAULT_EF_SEARCH = 60
 QUERY_CACHE_SIZE = 1024  # query embeddings kept (384 floats each: ~1.5 MB)
 

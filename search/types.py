@@ -22,8 +22,8 @@ MAX_K = 10_000
 # The default fusion: linear combination of z-score-normalized scores, 70% dense. Chosen on
 # SciFact, NFCorpus and the DL19/DL20 pools as the setting that beats both single retrievers on
 # the BEIR sets and never falls below dense on the (dense-favoured) DL pools, where RRF k=60
-# fell below dense (README, "Choosing the default fusion", has the tables; choosing on test
-# queries overstates the margins).
+# fell below dense (docs/evaluation.md, "Choosing the default fusion", has the tables;
+# choosing on test queries overstates the margins).
 DEFAULT_FUSION: FusionMethod = "linear"
 DEFAULT_NORMALIZATION: Normalization = "zscore"
 DEFAULT_ALPHA = 0.7

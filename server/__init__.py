@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from lucene_hybrid.server.api.app import create_app
+from lucene_hybrid.server.api.app import DEMO_CORPUS, create_app
 from lucene_hybrid.server.collection import Collection, DocIn, DocOut
 from lucene_hybrid.server.registry import Registry
 from lucene_hybrid.server.settings import ServerSettings, load_settings
 
 __all__ = [
+    "DEMO_CORPUS",
     "Collection",
     "DocIn",
     "DocOut",

@@ -3,7 +3,7 @@
 sentence-transformers' ``encode()`` tokenizes each batch through ``transformers`` (Python
 objects per text, padding and tensor conversion under the GIL) and only then runs the model, so
 on a GPU the model waits on the tokenizer: on an H100 ``encode()`` kept ~15 % of the forward's
-speed (issue #6). Here the texts are ordered by length and a producer thread tokenizes a window
+speed. Here the texts are ordered by length and a producer thread tokenizes a window
 of them at a time; each window is sorted by token count and cut into batches, padded with numpy
 in one scatter and, on a GPU, pinned so the copy to the device is asynchronous. The calling
 thread only moves batches to the device, runs the model and places each batch's vectors, so

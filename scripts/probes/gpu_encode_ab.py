@@ -1,4 +1,4 @@
-"""Issue #6's GPU check, all-MiniLM-L6-v2 fp16 over the MS MARCO pool (x4 = 120,020 passages).
+"""The GPU encoding check, all-MiniLM-L6-v2 fp16 over the MS MARCO pool (x4 = 120,020 passages).
 
 In one process, with the model's plain forward (2-D mask: transformers' padding_mask.all()
 waits for the GPU every batch) and with the 4-D mask (stream.forward): GPU syncs per call,

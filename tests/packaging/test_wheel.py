@@ -164,6 +164,18 @@ def test_index_search_and_serve_from_the_wheel(installed, tmp_path):
     assert done.returncode == 0, done.stderr
     hits = json.loads(done.stdout)
     assert len(hits) == 3 and all(h["docid"] for h in hits)
+    done = _run(
+        installed,
+        str(installed["cli"]),
+        "demo",
+        "--data-dir",
+        str(tmp_path / "demo"),
+        "-k",
+        "2",
+        "sourdough bread",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "query: sourdough bread" in done.stdout
 
     port = free_port()
     log = (tmp_path / "serve.log").open("wb")

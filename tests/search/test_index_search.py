@@ -225,8 +225,8 @@ def test_hnsw_recall_against_exact_search(tmp_path, int8, floor):
     """3,000 random 128-dim vectors: HNSW top-10 recall vs brute force >= 0.95 (float32), and
     >= 0.80 with int8 scalar quantization (0.87 measured: random Gaussian vectors quantize worse
     than real embeddings; Lucene 9.9 does not rescore with the float vectors). At efSearch 100:
-    the default, 60, is set from real embeddings (recall 0.989 on SciFact, README), and random
-    Gaussian vectors, HNSW's hardest case, need the larger list for these floors."""
+    the default, 60, is set from real embeddings (recall 0.989 on SciFact, docs/benchmarks.md),
+    and random Gaussian vectors, HNSW's hardest case, need the larger list for these floors."""
     rng = np.random.default_rng(7)
     n, dim = 3000, 128
     vecs = _unit(rng.normal(size=(n, dim)).astype(np.float32))

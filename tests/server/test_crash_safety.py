@@ -1,8 +1,9 @@
 """kill -9 at random points, many times: no acknowledged write is lost, no batch is torn.
 
-The guarantee tested (and stated in the README): a write that got its 200 is present after any
-crash, with its latest content; an acknowledged delete stays deleted; a batch whose response
-never arrived is either wholly applied or wholly absent; both Lucene halves pass CheckIndex.
+The guarantee tested (and stated in docs/operations.md): a write that got its 200 is present
+after any crash, with its latest content; an acknowledged delete stays deleted; a batch whose
+response never arrived is either wholly applied or wholly absent; both Lucene halves pass
+CheckIndex.
 """
 
 from __future__ import annotations
