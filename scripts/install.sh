@@ -21,7 +21,19 @@ if ! installed "$profile" && ! installed test; then
   "$venv/bin/python" -m pip install --quiet --upgrade pip
   # torch is pinned to 2.13.0 in pyproject.toml: the CPU build, not a multi-GB CUDA download.
   if [ "$profile" = runtime ]; then
-    "$venv/bin/python" -m pip install --quiet -e "$root"
+    # Our requirements, then pyserini without its own: lucene-hybrid uses only its Anserini jar,
+    # and pyserini declares pytest, flask, fastmcp, datasets, onnxruntime ... for its Python side.
+    "$venv/bin/python" - "$root/pyproject.toml" "$venv" <<'PY'
+import sys, tomllib
+from pathlib import Path
+wanted = tomllib.load(open(sys.argv[1], "rb"))["project"]["dependencies"]
+ours = [r for r in wanted if not r.startswith("pyserini")]
+Path(sys.argv[2], ".requirements-runtime").write_text("\n".join(ours) + "\n")
+Path(sys.argv[2], ".requirements-pyserini").write_text("\n".join(set(wanted) - set(ours)) + "\n")
+PY
+    "$venv/bin/python" -m pip install --quiet -r "$venv/.requirements-runtime"
+    "$venv/bin/python" -m pip install --quiet --no-deps -r "$venv/.requirements-pyserini"
+    "$venv/bin/python" -m pip install --quiet --no-deps -e "$root"
   else
     # [bench] (Chroma, Qdrant, LanceDB) too: `bench peers` is tested like everything else.
     "$venv/bin/python" -m pip install --quiet -e "$root[test,bench]"
