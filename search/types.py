@@ -166,7 +166,7 @@ class SearchParams:
     dense_search: DenseSearch = "auto"
     fetch_docs: bool = True
     explain: bool = False  # attach to each hit how its fused score was computed
-    filter: str | None = None  # validated filter JSON (see server.filters)
+    filter: str | None = None  # validated filter JSON (see search.filters)
     budget: TextBudget | None = None  # for the hits' stored text (None: unbounded)
     extra: dict[str, Any] = field(default_factory=dict)
 
