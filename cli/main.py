@@ -310,12 +310,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Run uvicorn on the app; collections commit and close on SIGINT/SIGTERM."""
-    import uvicorn
-
-    from lucene_hybrid.server.api.app import create_app
-    from lucene_hybrid.server.api.protocol import ConnectionStats, connection_cap, protocol_for
-    from lucene_hybrid.server.settings import load_settings
+    """Run the REST server; collections commit and close on SIGINT/SIGTERM."""
+    from lucene_hybrid.server import load_settings, serve
 
     collections = {}
     for item in args.collection:
@@ -331,22 +327,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings = settings.model_copy(
             update={"collections": {**settings.collections, **collections}}
         )
-    from lucene_hybrid.server.logs import log_config
-
     url = f"http://{settings.host}:{settings.port}"
     print(f"lucene-hybrid serving on {url} (data: {settings.data_dir})")
-    max_connections = connection_cap(settings.limits.max_connections)
-    app, stats = create_app(settings, max_connections), ConnectionStats()
-    app.state.metrics.connections.stats = stats  # /metrics reports what the protocol counts
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        http=protocol_for(settings.limits, max_connections, stats),  # JSON errors, bounds
-        log_level=settings.log_level,
-        log_config=log_config(settings.log_level, settings.log_format),
-        timeout_graceful_shutdown=10,
-    )
+    serve(settings)
     return 0
 
 
