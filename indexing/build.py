@@ -478,7 +478,7 @@ def _build(
             tmp / HNSW_DIR,
             M=opts.hnsw.M,
             ef_construction=opts.hnsw.ef_construction,
-            quantize_int8=opts.hnsw.quantize_int8,
+            quantization=opts.hnsw.quantization,
             threads=opts.threads,
             memory_mb=opts.memory_mb,
             progress=lambda n: bar.update(n - bar.n),

@@ -7,6 +7,7 @@ searches (``server.lucene_search`` accepts them), so a refresh after a write mak
 from __future__ import annotations
 
 import json
+import struct
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,19 @@ def hit_columns(text: str) -> tuple[list[str], list[float]]:
     if len(docids) != len(values):
         raise ValueError(f"{len(docids)} docids for {len(values)} scores (a docid with a newline?)")
     return docids, values
+
+
+def read_vectors(handle: Any, field: str = "vector") -> tuple[int, list[str], np.ndarray, int]:
+    """Every live document's id and vector in one Lucene index half, read at one point in time
+    in one crossing (``Search.vectorSnapshot``): the reader's version, the ids, their vectors
+    (count x dim float32) and the field's similarity ordinal (-1 when there is no vector)."""
+    raw = jvm.Helpers.load().Search.vectorSnapshot(handle, field).tostring()
+    version, count, dim, similarity, id_len = struct.unpack_from("<qiiii", raw)
+    start = struct.calcsize("<qiiii")
+    ids = raw[start : start + id_len].decode("utf-8").split("\n") if count else []
+    # A copy: the floats sit at an arbitrary byte offset, and BLAS is slow on unaligned data.
+    matrix = np.frombuffer(raw, "<f4", count * dim, start + id_len).astype(np.float32)
+    return version, ids, matrix.reshape(count, dim), similarity
 
 
 class LuceneStore:
@@ -63,13 +77,13 @@ class LuceneStore:
             try:
                 h = manifest.hnsw
                 self.hnsw = java.Index.openHnswWriter(
-                    str(self.index_dir / HNSW_DIR), h.M, h.ef_construction, h.quantize_int8
+                    str(self.index_dir / HNSW_DIR), h.M, h.ef_construction, h.quantization
                 )
             except Exception:
                 java.Search.close(self.bm25)
                 raise
         except Exception as exc:  # JavaException: locked, corrupt, unreadable
-            raise IndexBuildError(f"cannot open {self.index_dir} for writing: {exc}") from exc
+            raise IndexBuildError(jvm.open_failure(self.index_dir, exc)) from exc
 
     def upsert(
         self,

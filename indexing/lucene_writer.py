@@ -94,12 +94,13 @@ def build_hnsw(
     *,
     M: int,  # noqa: N803 - Lucene's name
     ef_construction: int,
-    quantize_int8: bool,
+    quantization: str,
     threads: int,
     memory_mb: int = 512,
     progress: Progress | None = None,
 ) -> IndexerCounts:
-    """Build the HNSW vector index from a folder of Parquet files (``docid``, ``vector``)."""
+    """Build the HNSW vector index from a folder of Parquet files (``docid``, ``vector``), in
+    the vectors format ``quantization`` names (see ``HnswSettings``)."""
     args = jvm.jclass("io.anserini.index.IndexHnswDenseVectors$Args")()
     args.input = str(input_dir)
     args.index = str(index_dir)
@@ -107,12 +108,12 @@ def build_hnsw(
     args.generatorClass = "DenseVectorDocumentGenerator"
     args.M = M
     args.efC = ef_construction
-    args.quantizeInt8 = quantize_int8
     args.threads = threads
     args.memoryBuffer = memory_mb
     args.uniqueDocid = True
     args.quiet = True
-    indexer = jvm.jclass("io.anserini.index.IndexHnswDenseVectors")(args)
+    # Anserini's collection readers and threads, writing the format the collection asked for.
+    indexer = jvm.jclass("io.lucenehybrid.HnswIndexer")(args, quantization)
     return _run_with_progress(indexer, progress)
 
 

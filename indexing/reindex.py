@@ -16,7 +16,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +29,7 @@ from lucene_hybrid.core.manifest import (
     HNSW_DIR,
     MANIFEST,
     WAL_FILE,
+    HnswSettings,
     Manifest,
     read_manifest,
     write_manifest,
@@ -42,7 +43,7 @@ from lucene_hybrid.indexing.build import (
     swap_into_place,
 )
 from lucene_hybrid.indexing.encoders import Encoder, EncoderSpec, load_encoder
-from lucene_hybrid.indexing.lucene_store import LuceneStore, hit_columns
+from lucene_hybrid.indexing.lucene_store import LuceneStore, hit_columns, read_vectors
 
 log = logging.getLogger(__name__)
 
@@ -107,12 +108,14 @@ def reindex(
     spec: EncoderSpec,
     *,
     encoder: Encoder | None = None,
+    hnsw: HnswSettings | None = None,
     batch_size: int | None = None,
     threads: int = os.cpu_count() or 1,
     memory_mb: int = 512,
     progress: bool = True,
 ) -> Manifest:
-    """Re-encode every document of ``index`` with ``spec`` and switch the index over to it.
+    """Re-encode every document of ``index`` with ``spec`` and switch the index over to it
+    (its HNSW half built with ``hnsw``'s settings when given, else with the index's own).
 
     Raises:
         IndexBuildError: when the index is in use by a server, has unreplayed writes, or
@@ -130,6 +133,67 @@ def reindex(
     _check_wal(index)
     if encoder is None:
         encoder = load_encoder(spec, **({} if batch_size is None else {"batch_size": batch_size}))
+    return _switch(
+        index,
+        old,
+        lambda tmp, store: _assemble(
+            index, tmp, old, spec, encoder, hnsw or old.hnsw, store, threads, memory_mb, progress
+        ),
+    )
+
+
+def requantize(
+    index: Path,
+    quantization: str,
+    *,
+    oversample: float | None = None,
+    threads: int = os.cpu_count() or 1,
+    memory_mb: int = 512,
+    progress: bool = True,
+) -> Manifest:
+    """Rebuild the HNSW half of ``index`` in another vectors format (``HnswSettings``) from
+    the vectors it stores, without encoding anything, and switch to it atomically.
+
+    Raises:
+        IndexBuildError: as :func:`reindex`: in use, unreplayed writes, or empty.
+    """
+    index = Path(index)
+    clean_leftovers(index)
+    old = read_manifest(index)
+    _check_wal(index)
+    hnsw = requantized(old.hnsw, quantization, oversample)
+
+    def assemble(tmp: Path, store: LuceneStore) -> Manifest:
+        _, ids, vectors, _ = read_vectors(store.hnsw, old.hnsw.field)
+        if not ids:
+            raise IndexBuildError(f"{index} holds no vectors to index")
+        writer = VectorShards(tmp / "staging", "vectors")
+        writer.write(ids, vectors)
+        writer.close()
+        del vectors
+        manifest = old.model_copy(deep=True, update={"hnsw": hnsw})
+        hnsw_s = _build_hnsw_half(tmp, manifest, writer.count, threads, memory_mb, progress)[1]
+        manifest.timings = {"hnsw_index_s": round(hnsw_s, 3)}
+        _backfill_metadata(tmp, manifest)
+        return manifest
+
+    return _switch(index, old, assemble)
+
+
+def requantized(
+    hnsw: HnswSettings, quantization: str | None, oversample: float | None
+) -> HnswSettings:
+    """``hnsw`` with another vectors format and oversampling (validated; None keeps one)."""
+    update = {"quantization": quantization, "oversample": oversample}
+    return HnswSettings.model_validate(
+        hnsw.model_dump() | {k: v for k, v in update.items() if v is not None}
+    )
+
+
+def _switch(
+    index: Path, old: Manifest, assemble: Callable[[Path, LuceneStore], Manifest]
+) -> Manifest:
+    """Lock ``index``, assemble its replacement in a hidden sibling, then rename it into place."""
     started = time.perf_counter()
     try:
         store = LuceneStore(index, old)  # holds both write locks until the switch
@@ -140,7 +204,11 @@ def reindex(
     tmp = index.with_name(f".{index.name}.building-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        manifest = _assemble(index, tmp, old, spec, encoder, store, threads, memory_mb, progress)
+        _link_tree(index / BM25_DIR, tmp / BM25_DIR)
+        for f in index.iterdir():  # anything else a collection keeps beside its halves
+            if f.is_file() and f.name not in (MANIFEST, WAL_FILE):
+                shutil.copy2(f, tmp / f.name)
+        manifest = assemble(tmp, store)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         store.close()
@@ -152,21 +220,48 @@ def reindex(
     return manifest
 
 
+def _build_hnsw_half(
+    tmp: Path, manifest: Manifest, count: int, threads: int, memory_mb: int, progress: bool
+) -> tuple[int, float]:
+    """Anserini's HNSW build over ``tmp/staging``: (documents indexed, seconds)."""
+    t0 = time.perf_counter()
+    with progress_bar(count, "hnsw index", progress) as hbar:
+        counts = lucene_writer.build_hnsw(
+            tmp / "staging",
+            tmp / HNSW_DIR,
+            M=manifest.hnsw.M,
+            ef_construction=manifest.hnsw.ef_construction,
+            quantization=manifest.hnsw.quantization,
+            threads=threads,
+            memory_mb=memory_mb,
+            progress=lambda k: hbar.update(k - hbar.n),
+        )
+    shutil.rmtree(tmp / "staging")
+    return counts.indexed, time.perf_counter() - t0
+
+
+def _backfill_metadata(tmp: Path, manifest: Manifest) -> None:
+    """Make metadata filterable in the new HNSW half: Anserini's indexer stores none."""
+    new = LuceneStore(tmp, manifest)
+    try:
+        new.backfill_metadata()
+        new.commit()
+    finally:
+        new.close()
+
+
 def _assemble(
     index: Path,
     tmp: Path,
     old: Manifest,
     spec: EncoderSpec,
     encoder: Encoder,
+    hnsw: HnswSettings,
     store: LuceneStore,
     threads: int,
     memory_mb: int,
     progress: bool,
 ) -> Manifest:
-    _link_tree(index / BM25_DIR, tmp / BM25_DIR)
-    for f in index.iterdir():  # anything else a collection keeps beside its halves
-        if f.is_file() and f.name not in (MANIFEST, WAL_FILE):
-            shutil.copy2(f, tmp / f.name)
     writer = VectorShards(tmp / "staging", "vectors")
     n = int(jvm.Helpers.load().Search.numDocs(store.hnsw))
     t0 = time.perf_counter()
@@ -190,29 +285,18 @@ def _assemble(
     if writer.count == 0:
         raise IndexBuildError(f"{index} holds no documents to re-encode")
 
-    t0 = time.perf_counter()
-    with progress_bar(writer.count, "hnsw index", progress) as hbar:
-        counts = lucene_writer.build_hnsw(
-            tmp / "staging",
-            tmp / HNSW_DIR,
-            M=old.hnsw.M,
-            ef_construction=old.hnsw.ef_construction,
-            quantize_int8=old.hnsw.quantize_int8,
-            threads=threads,
-            memory_mb=memory_mb,
-            progress=lambda k: hbar.update(k - hbar.n),
-        )
-    hnsw_s = time.perf_counter() - t0
-    shutil.rmtree(tmp / "staging")
     manifest = old.model_copy(
         deep=True,
         update={
             "encoder": spec,
             "dim": encoder.dim,
+            "hnsw": hnsw,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         },
     )
-    manifest.counts["dense"] = counts.indexed
+    manifest.counts["dense"], hnsw_s = _build_hnsw_half(
+        tmp, manifest, writer.count, threads, memory_mb, progress
+    )
     manifest.timings = {"encode_s": round(encode_s, 3), "hnsw_index_s": round(hnsw_s, 3)}
     history = list(getattr(old, "reindexed", None) or [])
     history.append(
@@ -225,11 +309,5 @@ def _assemble(
     )
     manifest.reindexed = history  # type: ignore[attr-defined]  # Manifest allows extras
     if with_metadata:
-        # Anserini's HNSW indexer stores no metadata fields: make them filterable again.
-        new = LuceneStore(tmp, manifest)
-        try:
-            new.backfill_metadata()
-            new.commit()
-        finally:
-            new.close()
+        _backfill_metadata(tmp, manifest)
     return manifest

@@ -8,6 +8,8 @@ jar_tool="$(dirname "$javac")/jar"
 anserini="$(python -c 'from lucene_hybrid.core.jvm import anserini_jar; print(anserini_jar())')"
 out="$(mktemp -d)"
 "$javac" --release 21 -cp "$anserini" -d "$out" $(find "$here/core/java/src" -name '*.java')
-"$jar_tool" --create --file "$here/core/java/lucene-hybrid-helpers.jar" --date=2026-01-01T00:00:00Z -C "$out" .
+# Written beside the old jar, then renamed over it: a JVM running from the old one keeps it.
+"$jar_tool" --create --file "$out.jar" --date=2026-01-01T00:00:00Z -C "$out" .
+mv "$out.jar" "$here/core/java/lucene-hybrid-helpers.jar"
 rm -rf "$out"
 echo "wrote $here/core/java/lucene-hybrid-helpers.jar"

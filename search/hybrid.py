@@ -393,7 +393,7 @@ def open_index(
     if encoder_spec is not None:
         manifest.check_encoder(encoder_spec)  # fail before loading any model
     bm25 = Bm25Searcher(open_readonly(index_dir / BM25_DIR), manifest.bm25.field)
-    dense = DenseSearcher(open_readonly(index_dir / HNSW_DIR), manifest.dim, manifest.hnsw.field)
+    dense = DenseSearcher(open_readonly(index_dir / HNSW_DIR), manifest.dim, manifest.hnsw)
     if encoder is None and load_query_encoder:
         spec = encoder_spec or manifest.encoder
         if spec.kind != "precomputed":

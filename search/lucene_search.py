@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import struct
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,8 @@ import numpy as np
 
 from lucene_hybrid.core import jvm
 from lucene_hybrid.core.errors import ManifestError
-from lucene_hybrid.indexing.lucene_store import hit_columns
+from lucene_hybrid.core.manifest import HnswSettings
+from lucene_hybrid.indexing.lucene_store import hit_columns, read_vectors
 from lucene_hybrid.search.exact import SIMILARITIES, VectorSnapshot
 from lucene_hybrid.search.types import Ranked, TextBudget
 
@@ -37,7 +37,7 @@ def open_readonly(path: Path) -> Any:
     try:
         return java.Search.open(str(path))
     except Exception as exc:  # JavaException: no segments file, corrupt index, ...
-        raise ManifestError(f"cannot open the Lucene index at {path}: {exc}") from exc
+        raise ManifestError(jvm.open_failure(path, exc)) from exc
 
 
 def _parse(text: str) -> Ranked:
@@ -126,8 +126,9 @@ class Bm25Searcher(_Half):
 class DenseSearcher(_Half):
     """KNN over Lucene's HNSW graph (``ef_search``: candidate list size), or exact."""
 
-    def __init__(self, handle: Any, dim: int, field: str = "vector"):
-        super().__init__(handle, field)
+    def __init__(self, handle: Any, dim: int, hnsw: HnswSettings | None = None):
+        self.hnsw = hnsw or HnswSettings()
+        super().__init__(handle, self.hnsw.field)
         self.dim = dim
 
     def search(
@@ -137,10 +138,13 @@ class DenseSearcher(_Half):
         ef_search: int,
         filter_json: str | None = None,
     ) -> Ranked:
-        """Top ``k`` documents by dot product (Lucene's score: (1 + dot) / 2), pre-filtered."""
+        """Top ``k`` documents by dot product (Lucene's score: (1 + dot) / 2), pre-filtered.
+        Over quantized vectors, the graph's best ``k`` x ``oversample`` are rescored with the
+        float32 vectors, so the scores returned are exact."""
         data = np.ascontiguousarray(vector, dtype="<f4").tobytes()
         java, reader, field = self._java, self._reader, self.field
-        return _parse(java.Search.knn(reader, field, data, k, ef_search, filter_json))
+        rescore = self.hnsw.rescore_depth(k)
+        return _parse(java.Search.knn(reader, field, data, k, ef_search, filter_json, rescore))
 
     def exact_search(
         self, vector: Sequence[float] | np.ndarray, k: int, filter_json: str | None = None
@@ -152,16 +156,11 @@ class DenseSearcher(_Half):
 
     def snapshot(self) -> VectorSnapshot:
         """Every live document's id and vector, read at one point in time (one crossing)."""
-        raw = self._java.Search.vectorSnapshot(self._reader, self.field).tostring()
-        version, count, dim, similarity, id_len = struct.unpack_from("<qiiii", raw)
-        start = struct.calcsize("<qiiii")
-        ids = raw[start : start + id_len].decode("utf-8").split("\n") if count else []
-        # A copy: the floats sit at an arbitrary byte offset, and BLAS is slow on unaligned data.
-        matrix = np.frombuffer(raw, "<f4", count * dim, start + id_len).astype(np.float32)
+        version, ids, matrix, similarity = read_vectors(self._reader, self.field)
         return VectorSnapshot(
             version=version,
             ids=ids,
-            matrix=matrix.reshape(count, dim) if count else np.zeros((0, self.dim), np.float32),
+            matrix=matrix if len(ids) else np.zeros((0, self.dim), np.float32),
             similarity=SIMILARITIES[similarity] if similarity >= 0 else "DOT_PRODUCT",
         )
 

@@ -203,7 +203,7 @@ class Collection:
         m = self.manifest
         return (
             Bm25Searcher(self.store.bm25, m.bm25.field),
-            DenseSearcher(self.store.hnsw, m.dim, m.hnsw.field),
+            DenseSearcher(self.store.hnsw, m.dim, m.hnsw),
         )
 
     @property

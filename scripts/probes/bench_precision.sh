@@ -7,7 +7,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 data="$1"
 work="$2"
-lh="$root/.venv/bin/lucene-hybrid"
+lh="${LUCENE_HYBRID_VENV:-$root/.venv}/bin/lucene-hybrid"
 export OPENAI_API_KEY="${OPENAI_API_KEY:-unused}"  # importing pyserini.search wants one
 mkdir -p "$work"
 [ -d "$work/fp32" ] || "$lh" index "$data/corpus.jsonl" --index "$work/fp32" --precision fp32 \

@@ -7,7 +7,7 @@ import hmac
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -29,7 +29,6 @@ from lucene_hybrid.server.registry import CollectionNotFound, Registry, check_na
 from lucene_hybrid.server.settings import ServerSettings
 
 router = APIRouter(route_class=SurrogateCheckedRoute)
-T = TypeVar("T")
 
 
 # -- dependencies -----------------------------------------------------------------------------
@@ -111,7 +110,7 @@ def _check_ids(ids: list[str], settings: ServerSettings, what: str = "ids") -> N
 # serialized once (the route's response_model still documents it).
 
 
-async def _on_pool(state: Any, fn: Callable[..., T], *args: Any) -> T:
+async def _on_pool[T](state: Any, fn: Callable[..., T], *args: Any) -> T:
     """``fn(*args)`` on the search threads (``state.search_pool``)."""
     return await asyncio.get_running_loop().run_in_executor(state.search_pool, fn, *args)
 

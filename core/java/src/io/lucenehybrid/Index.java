@@ -8,8 +8,8 @@ import org.apache.lucene.codecs.Codec;
 import org.apache.lucene.codecs.KnnVectorsFormat;
 import org.apache.lucene.codecs.KnnVectorsReader;
 import org.apache.lucene.codecs.KnnVectorsWriter;
-import org.apache.lucene.codecs.lucene99.Lucene99Codec;
-import org.apache.lucene.codecs.lucene99.Lucene99HnswScalarQuantizedVectorsFormat;
+import org.apache.lucene.codecs.lucene104.Lucene104Codec;
+import org.apache.lucene.codecs.lucene104.Lucene104HnswScalarQuantizedVectorsFormat;
 import org.apache.lucene.codecs.lucene99.Lucene99HnswVectorsFormat;
 import org.apache.lucene.index.DirectoryReader;
 import org.apache.lucene.index.FieldInfo;
@@ -24,6 +24,7 @@ import org.apache.lucene.search.IndexSearcher;
 import org.apache.lucene.search.SearcherManager;
 import org.apache.lucene.store.Directory;
 import org.apache.lucene.store.FSDirectory;
+import org.apache.lucene.util.quantization.QuantizedByteVectorValues.ScalarEncoding;
 
 /**
  * One Lucene index (the BM25 or the HNSW half of a collection): a directory, an optional
@@ -58,22 +59,40 @@ public final class Index implements Closeable {
   }
 
   /** Open (or create) the HNSW half for search and writes, with the collection's M / efC. */
-  public static Index openHnswWriter(String path, int m, int efConstruction, boolean int8)
+  public static Index openHnswWriter(String path, int m, int efConstruction, String quantization)
       throws IOException {
     IndexWriterConfig config = new IndexWriterConfig();
-    KnnVectorsFormat format =
-        int8
-            ? new Lucene99HnswScalarQuantizedVectorsFormat(m, efConstruction)
-            : new Lucene99HnswVectorsFormat(m, efConstruction);
-    KnnVectorsFormat wide = new WideVectorsFormat(format);
-    config.setCodec(
-        new Lucene99Codec() {
-          @Override
-          public KnnVectorsFormat getKnnVectorsFormatForField(String field) {
-            return wide;
-          }
-        });
+    config.setCodec(hnswCodec(m, efConstruction, quantization));
     return openWriter(path, config);
+  }
+
+  /**
+   * Lucene's codec with the HNSW vectors format a collection asked for: "none" (float32 vectors,
+   * Lucene99HnswVectorsFormat), or Lucene104HnswScalarQuantizedVectorsFormat at "int8" (unsigned
+   * byte), "int7", "int4" (packed nibbles) or "bbq" (one bit per dimension, queries at 4 bits).
+   * The quantized formats keep the float32 vectors beside the quantized ones, for rescoring.
+   */
+  static Codec hnswCodec(int m, int efConstruction, String quantization) {
+    KnnVectorsFormat format =
+        switch (quantization) {
+          case "none" -> new Lucene99HnswVectorsFormat(m, efConstruction);
+          case "int8" -> quantized(ScalarEncoding.UNSIGNED_BYTE, m, efConstruction);
+          case "int7" -> quantized(ScalarEncoding.SEVEN_BIT, m, efConstruction);
+          case "int4" -> quantized(ScalarEncoding.PACKED_NIBBLE, m, efConstruction);
+          case "bbq" -> quantized(ScalarEncoding.SINGLE_BIT_QUERY_NIBBLE, m, efConstruction);
+          default -> throw new IllegalArgumentException("unknown quantization: " + quantization);
+        };
+    KnnVectorsFormat wide = new WideVectorsFormat(format);
+    return new Lucene104Codec() {
+      @Override
+      public KnnVectorsFormat getKnnVectorsFormatForField(String field) {
+        return wide;
+      }
+    };
+  }
+
+  private static KnnVectorsFormat quantized(ScalarEncoding encoding, int m, int efConstruction) {
+    return new Lucene104HnswScalarQuantizedVectorsFormat(encoding, m, efConstruction);
   }
 
   private static Index openWriter(String path, IndexWriterConfig config) throws IOException {

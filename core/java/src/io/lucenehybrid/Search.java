@@ -17,6 +17,7 @@ import org.apache.lucene.index.BinaryDocValues;
 import org.apache.lucene.index.DirectoryReader;
 import org.apache.lucene.index.FieldInfo;
 import org.apache.lucene.index.FloatVectorValues;
+import org.apache.lucene.index.KnnVectorValues;
 import org.apache.lucene.index.IndexReader;
 import org.apache.lucene.index.LeafReaderContext;
 import org.apache.lucene.index.MultiBits;
@@ -27,6 +28,7 @@ import org.apache.lucene.index.StoredFields;
 import org.apache.lucene.index.Term;
 import org.apache.lucene.index.Terms;
 import org.apache.lucene.index.TermsEnum;
+import org.apache.lucene.index.VectorSimilarityFunction;
 import org.apache.lucene.search.BooleanClause;
 import org.apache.lucene.search.BooleanQuery;
 import org.apache.lucene.search.ConstantScoreQuery;
@@ -265,22 +267,53 @@ public final class Search {
    * HNSW top-k by the field's similarity; the query vector comes as little-endian float32 bytes
    * (one copy instead of a per-element conversion). efSearch is the candidate list size. A
    * filter is a Lucene pre-filter: the k hits returned all satisfy it (Lucene switches to exact
-   * search when the filter is very selective).
+   * search when the filter is very selective). With rescore > 0 (quantized formats) the graph's
+   * best max(k, rescore) are scored again with the stored float32 vectors, and the best k of those
+   * are returned with their exact scores.
    */
   public static String knn(
-      Index index, String field, byte[] vector, int k, int efSearch, String filterJson)
+      Index index, String field, byte[] vector, int k, int efSearch, String filterJson, int rescore)
       throws IOException {
-    FloatBuffer buf = ByteBuffer.wrap(vector).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
-    float[] target = new float[buf.remaining()];
-    buf.get(target);
+    float[] target = floats(vector);
     Query filter = Metadata.parseFilter(filterJson);
-    Query q = new KnnFloatVectorQuery(field, target, Math.max(k, efSearch), filter);
+    int n = Math.max(k, rescore);
+    Query q = new KnnFloatVectorQuery(field, target, Math.max(n, efSearch), filter);
     IndexSearcher searcher = index.acquire();
     try {
-      return format(searcher, searcher.search(q, k, SCORE_THEN_ID, true));
+      if (rescore <= 0) {
+        return format(searcher, searcher.search(q, k, SCORE_THEN_ID, true));
+      }
+      ScoreDoc[] candidates = searcher.search(q, n).scoreDocs.clone();
+      java.util.Arrays.sort(candidates, (a, b) -> Integer.compare(a.doc, b.doc));
+      var leaves = searcher.getIndexReader().leaves();
+      int leafAt = -1;
+      FloatVectorValues values = null;
+      KnnVectorValues.DocIndexIterator it = null;
+      VectorSimilarityFunction similarity = null;
+      for (ScoreDoc hit : candidates) { // in doc order: one forward pass per leaf
+        int ord = ReaderUtil.subIndex(hit.doc, leaves);
+        LeafReaderContext leaf = leaves.get(ord);
+        if (ord != leafAt) {
+          leafAt = ord;
+          values = leaf.reader().getFloatVectorValues(field);
+          it = values.iterator();
+          similarity = leaf.reader().getFieldInfos().fieldInfo(field).getVectorSimilarityFunction();
+        }
+        if (it.advance(hit.doc - leaf.docBase) == hit.doc - leaf.docBase) {
+          hit.score = similarity.compare(target, values.vectorValue(it.index()));
+        }
+      }
+      return sortedHits(leaves, candidates, k);
     } finally {
       index.release(searcher);
     }
+  }
+
+  private static float[] floats(byte[] vector) {
+    FloatBuffer buf = ByteBuffer.wrap(vector).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+    float[] target = new float[buf.remaining()];
+    buf.get(target);
+    return target;
   }
 
   /**
@@ -290,9 +323,7 @@ public final class Search {
    */
   public static String exactKnn(Index index, String field, byte[] vector, int k, String filterJson)
       throws IOException {
-    FloatBuffer buf = ByteBuffer.wrap(vector).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
-    float[] target = new float[buf.remaining()];
-    buf.get(target);
+    float[] target = floats(vector);
     Query filter = Metadata.parseFilter(filterJson);
     IndexSearcher searcher = index.acquire();
     try {
@@ -321,9 +352,8 @@ public final class Search {
           }
           allowed = scorer.iterator();
         }
-        for (int doc = values.nextDoc();
-            doc != DocIdSetIterator.NO_MORE_DOCS;
-            doc = values.nextDoc()) {
+        KnnVectorValues.DocIndexIterator it = values.iterator();
+        for (int doc = it.nextDoc(); doc != DocIdSetIterator.NO_MORE_DOCS; doc = it.nextDoc()) {
           if (live != null && !live.get(doc)) {
             continue;
           }
@@ -333,7 +363,7 @@ public final class Search {
               continue;
             }
           }
-          float score = similarity.compare(target, values.vectorValue());
+          float score = similarity.compare(target, values.vectorValue(it.index()));
           if (best.size() < k) {
             best.add(new ScoreDoc(leaf.docBase + doc, score));
           } else if (score > best.peek().score) {
@@ -342,30 +372,35 @@ public final class Search {
           }
         }
       }
-      ScoreDoc[] top = best.toArray(new ScoreDoc[0]);
-      String[] ids = new String[top.length];
-      Integer[] order = new Integer[top.length];
-      var leaves = searcher.getIndexReader().leaves();
-      for (int i = 0; i < top.length; i++) {
-        ids[i] = idOf(leaves, top[i].doc);
-        order[i] = i;
-      }
-      java.util.Arrays.sort(
-          order,
-          (a, b) ->
-              top[a].score != top[b].score
-                  ? Float.compare(top[b].score, top[a].score)
-                  : ids[a].compareTo(ids[b]));
-      String[] sortedIds = new String[top.length];
-      float[] scores = new float[top.length];
-      for (int i = 0; i < top.length; i++) {
-        sortedIds[i] = ids[order[i]];
-        scores[i] = top[order[i]].score;
-      }
-      return hits(sortedIds, scores);
+      return sortedHits(searcher.getIndexReader().leaves(), best.toArray(new ScoreDoc[0]), k);
     } finally {
       index.release(searcher);
     }
+  }
+
+  /** The best k of scored documents, by score then id (the order every ranking here uses). */
+  private static String sortedHits(List<LeafReaderContext> leaves, ScoreDoc[] top, int k)
+      throws IOException {
+    String[] ids = new String[top.length];
+    Integer[] order = new Integer[top.length];
+    for (int i = 0; i < top.length; i++) {
+      ids[i] = idOf(leaves, top[i].doc);
+      order[i] = i;
+    }
+    java.util.Arrays.sort(
+        order,
+        (a, b) ->
+            top[a].score != top[b].score
+                ? Float.compare(top[b].score, top[a].score)
+                : ids[a].compareTo(ids[b]));
+    int n = Math.min(k, top.length);
+    String[] sortedIds = new String[n];
+    float[] scores = new float[n];
+    for (int i = 0; i < n; i++) {
+      sortedIds[i] = ids[order[i]];
+      scores[i] = top[order[i]].score;
+    }
+    return hits(sortedIds, scores);
   }
 
   /**
@@ -403,7 +438,8 @@ public final class Search {
         dim = values.dimension();
         similarity = leaf.reader().getFieldInfos().fieldInfo(field).getVectorSimilarityFunction().ordinal();
         Bits live = leaf.reader().getLiveDocs();
-        for (int doc = values.nextDoc(); doc != DocIdSetIterator.NO_MORE_DOCS; doc = values.nextDoc()) {
+        KnnVectorValues.DocIndexIterator it = values.iterator();
+        for (int doc = it.nextDoc(); doc != DocIdSetIterator.NO_MORE_DOCS; doc = it.nextDoc()) {
           if (live == null || live.get(doc)) {
             ids.add(idOf(leaves, leaf.docBase + doc));
           }
@@ -426,9 +462,10 @@ public final class Search {
           continue;
         }
         Bits live = leaf.reader().getLiveDocs();
-        for (int doc = values.nextDoc(); doc != DocIdSetIterator.NO_MORE_DOCS; doc = values.nextDoc()) {
+        KnnVectorValues.DocIndexIterator it = values.iterator();
+        for (int doc = it.nextDoc(); doc != DocIdSetIterator.NO_MORE_DOCS; doc = it.nextDoc()) {
           if (live == null || live.get(doc)) {
-            floats.put(values.vectorValue());
+            floats.put(values.vectorValue(it.index()));
           }
         }
       }

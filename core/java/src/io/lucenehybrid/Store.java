@@ -194,10 +194,14 @@ public final class Store {
       var leaves = searcher.getIndexReader().leaves();
       LeafReaderContext leaf = leaves.get(org.apache.lucene.index.ReaderUtil.subIndex(doc, leaves));
       FloatVectorValues values = leaf.reader().getFloatVectorValues("vector");
-      if (values == null || values.advance(doc - leaf.docBase) != doc - leaf.docBase) {
+      if (values == null) {
         return null;
       }
-      return values.vectorValue().clone();
+      var it = values.iterator();
+      if (it.advance(doc - leaf.docBase) != doc - leaf.docBase) {
+        return null;
+      }
+      return values.vectorValue(it.index()).clone();
     } finally {
       hnsw.release(searcher);
     }
