@@ -10,6 +10,7 @@ from pathlib import Path
 from lucene_hybrid.bench.common import write
 from lucene_hybrid.core.encoder_spec import DEFAULT_MODEL
 from lucene_hybrid.core.errors import LuceneHybridError
+from lucene_hybrid.core.manifest import QUANTIZATIONS
 from lucene_hybrid.evaluation.formats import read_qrels, read_topics
 from lucene_hybrid.search.hybrid import open_index
 
@@ -158,6 +159,23 @@ def cmd_bench_scale(args: argparse.Namespace) -> int:
     return _report(result, args.output, bench_scale.markdown)
 
 
+def cmd_bench_quantization(args: argparse.Namespace) -> int:
+    """One index rebuilt in each of Lucene's vector formats, and measured in each."""
+    from lucene_hybrid.bench import quantization as bench_quantization
+
+    topics = dict(list(read_topics(args.topics).items())[: args.limit])
+    result = bench_quantization.run(
+        Path(args.index),
+        topics,
+        Path(args.work),
+        qrels=read_qrels(args.qrels) if args.qrels else None,
+        formats=[f for f in args.formats.split(",") if f],
+        oversample=args.oversample,
+        threads=args.threads,
+    )
+    return _report(result, args.output, bench_quantization.markdown)
+
+
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="benchmarks (results as JSON and Markdown)")
     bench_sub = p.add_subparsers(dest="bench_command", required=True)
@@ -260,3 +278,17 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--keep", action="store_true", help="keep the indexes")
     p.add_argument("--output", default=None, help="path stem for .json and .md")
     p.set_defaults(func=cmd_bench_scale)
+
+    p = bench_sub.add_parser(
+        "quantization", help="one index in each HNSW vectors format: size, speed, recall"
+    )
+    p.add_argument("--index", required=True, help="a built index (copied; left unchanged)")
+    p.add_argument("--topics", required=True, help="queries (tsv, BEIR jsonl, TREC)")
+    p.add_argument("--qrels", default=None, help="judgments: adds nDCG@10 per format")
+    p.add_argument("--work", required=True, help="scratch folder for the copy")
+    p.add_argument("--formats", default=",".join(QUANTIZATIONS), help="comma list")
+    p.add_argument("--oversample", type=float, default=None, help="default: the setting's")
+    p.add_argument("--limit", type=int, default=300, help="queries")
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="indexing threads")
+    p.add_argument("--output", default=None, help="path stem for .json and .md")
+    p.set_defaults(func=cmd_bench_quantization)

@@ -48,6 +48,13 @@ def read_vectors(handle: Any, field: str = "vector") -> tuple[int, list[str], np
     return version, ids, matrix.reshape(count, dim), similarity
 
 
+def file_sizes(index_half: Path) -> dict[str, int]:
+    """Bytes per Lucene file of an index half's latest commit, the parts of compound files
+    included (named as they would be on their own)."""
+    listing = str(jvm.Helpers.load().Store.fileSizes(str(index_half)))
+    return {name: int(size) for name, size in (line.split(" ") for line in listing.splitlines())}
+
+
 class LuceneStore:
     """Writable BM25 + HNSW halves of one index directory (one writer each, one per process).
 

@@ -10,6 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.List;
+import org.apache.lucene.codecs.CompoundDirectory;
 import org.apache.lucene.document.BinaryDocValuesField;
 import org.apache.lucene.document.Document;
 import org.apache.lucene.document.Field;
@@ -21,6 +22,9 @@ import org.apache.lucene.index.CheckIndex;
 import org.apache.lucene.index.FloatVectorValues;
 import org.apache.lucene.index.LeafReader;
 import org.apache.lucene.index.LeafReaderContext;
+import org.apache.lucene.index.SegmentCommitInfo;
+import org.apache.lucene.index.SegmentInfo;
+import org.apache.lucene.index.SegmentInfos;
 import org.apache.lucene.index.StoredFields;
 import org.apache.lucene.index.Term;
 import org.apache.lucene.index.VectorSimilarityFunction;
@@ -205,6 +209,30 @@ public final class Store {
     } finally {
       hnsw.release(searcher);
     }
+  }
+
+  /**
+   * The size of every file of the latest commit's segments, looking inside compound files: one
+   * "name bytes" line each. A compound segment's parts are named as they would be on their own.
+   */
+  public static String fileSizes(String path) throws IOException {
+    StringBuilder out = new StringBuilder();
+    try (Directory dir = FSDirectory.open(Paths.get(path))) {
+      for (SegmentCommitInfo commit : SegmentInfos.readLatestCommit(dir)) {
+        SegmentInfo info = commit.info;
+        if (info.getUseCompoundFile()) {
+          try (CompoundDirectory cfs = info.getCodec().compoundFormat().getCompoundReader(dir, info)) {
+            for (String name : cfs.listAll()) {
+              out.append(name).append(' ').append(cfs.fileLength(name)).append('\n');
+            }
+          }
+        }
+        for (String name : commit.files()) {
+          out.append(name).append(' ').append(dir.fileLength(name)).append('\n');
+        }
+      }
+    }
+    return out.toString();
   }
 
   /** Lucene's CheckIndex over a directory: "clean" or the report of what is broken. */
