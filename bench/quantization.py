@@ -5,7 +5,7 @@ from the stored vectors, nothing re-encoded), and each is measured the same way:
 size on disk and the part of it a graph search reads (graph plus the vectors it compares:
 float32 for ``none``, the quantized copy otherwise), its build time, dense HNSW latency in one
 thread, recall@10 against exact search over the float32 vectors, and, with judgments, nDCG@10
-of dense and of the default hybrid search.
+of dense and of the default hybrid search, both on the graph (``dense_search=hnsw``).
 
 Query vectors come from the index's encoder, or, for a ``precomputed`` index (``bench scale``'s
 collections), from the same hashed encoder that made its vectors.
@@ -28,7 +28,7 @@ from lucene_hybrid.core.manifest import HNSW_DIR, QUANTIZATIONS, read_manifest
 from lucene_hybrid.evaluation.metrics import evaluate
 from lucene_hybrid.indexing.lucene_store import file_sizes
 from lucene_hybrid.indexing.reindex import requantize
-from lucene_hybrid.search.hybrid import HybridSearcher, open_index
+from lucene_hybrid.search.hybrid import DEFAULT_EF_SEARCH, HybridSearcher, open_index
 from lucene_hybrid.search.types import SearchParams
 
 # What a graph search reads, by Lucene file extension: the graph (.vex) and the vectors its
@@ -64,7 +64,7 @@ def _ndcg(
 ) -> float:
     run = {}
     for (qid, text), vec in zip(topics.items(), vectors, strict=True):
-        params = SearchParams(mode=mode, k=10, fetch_docs=False)  # type: ignore[arg-type]
+        params = SearchParams(mode=mode, k=10, dense_search="hnsw", fetch_docs=False)  # type: ignore[arg-type]
         hits = searcher.search(text, params, vector=vec)
         run[qid] = {h.docid: h.score for h in hits}
     return round(evaluate(run, qrels, ("nDCG@10",)).mean["nDCG@10"], 4)
@@ -137,7 +137,7 @@ def run(
         "documents": manifest.documents,
         "dim": manifest.dim,
         "queries": len(topics),
-        "ef_search": SearchParams().ef_search,
+        "ef_search": DEFAULT_EF_SEARCH,
         "machine": machine(),
         "at": time.strftime("%Y-%m-%d"),
         "rows": rows,
