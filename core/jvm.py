@@ -255,6 +255,7 @@ class Helpers:
     Index: Any = None
     Store: Any = None
     Search: Any = None
+    Stats: Any = None
     Analyzer: Any = None
 
     @classmethod
@@ -263,6 +264,7 @@ class Helpers:
             if cls.Store is None:
                 cls.Index = jclass("io.lucenehybrid.Index")
                 cls.Search = jclass("io.lucenehybrid.Search")
+                cls.Stats = jclass("io.lucenehybrid.Stats")
                 cls.Analyzer = jclass("io.anserini.analysis.DefaultEnglishAnalyzer")
                 cls.Store = jclass("io.lucenehybrid.Store")
         return cls

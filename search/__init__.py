@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from lucene_hybrid.search.filters import Filter, filter_json, parse_filter
 from lucene_hybrid.search.fusion import RRF_K, linear, normalize, rrf
-from lucene_hybrid.search.hybrid import HybridSearcher, open_index
+from lucene_hybrid.search.hybrid import HybridSearcher, fuse, open_index, to_hits
 from lucene_hybrid.search.lucene_search import Bm25Searcher, DenseSearcher, open_readonly
+from lucene_hybrid.search.merge import TermStats, adjust_ties, merge_ranked
 from lucene_hybrid.search.types import (
     DEFAULT_ALPHA,
     DEFAULT_FUSION,
@@ -31,11 +32,16 @@ __all__ = [
     "Scored",
     "SearchParamError",
     "SearchParams",
+    "TermStats",
+    "adjust_ties",
     "filter_json",
+    "fuse",
     "linear",
+    "merge_ranked",
     "normalize",
     "open_index",
     "open_readonly",
     "parse_filter",
     "rrf",
+    "to_hits",
 ]

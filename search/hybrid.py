@@ -26,6 +26,7 @@ from lucene_hybrid.core.manifest import (
 from lucene_hybrid.indexing.encoders import Encoder, EncoderSpec, check_vectors, load_encoder
 from lucene_hybrid.search import exact, fusion
 from lucene_hybrid.search.lucene_search import Bm25Searcher, DenseSearcher, open_readonly
+from lucene_hybrid.search.merge import TermStats
 from lucene_hybrid.search.types import DenseSearch, Hit, Ranked, SearchParamError, SearchParams
 
 log = logging.getLogger(__name__)
@@ -115,12 +116,14 @@ class HybridSearcher:
 
     # -- retrieval ---------------------------------------------------------------------------
 
-    def _bm25(self, query: str | None, params: SearchParams) -> Ranked:
+    def _bm25(self, query: str | None, params: SearchParams, stats: TermStats | None) -> Ranked:
         if not query or not query.strip():
             raise SearchParamError(f"mode {params.mode!r} needs a non-empty text query")
         k1 = self.manifest.bm25.k1 if params.k1 is None else params.k1
         b = self.manifest.bm25.b if params.b is None else params.b
         depth = params.top if params.mode == "bm25" else params.candidate_depth
+        if stats is not None:
+            return self.bm25.search_global(query, depth, k1, b, params.filter, stats)
         return self.bm25.search(query, depth, k1, b, params.filter)
 
     def query_vectors(self, queries: Sequence[str]) -> np.ndarray:
@@ -256,6 +259,28 @@ class HybridSearcher:
         params: SearchParams,
         t: dict[str, float],
     ) -> list[Hit]:
+        lists = self.retrieve(query, qvec, params, t)
+        t0 = time.perf_counter()
+        fused, weights = fuse(lists, params)
+        t["fusion_ms"] = (time.perf_counter() - t0) * 1000
+        t0 = time.perf_counter()
+        ids = [f.docid for f in fused]
+        docs = self.bm25.fetch(ids, params.budget) if params.fetch_docs else {}
+        t["fetch_ms"] = (time.perf_counter() - t0) * 1000
+        return to_hits(fused, docs, weights, params)
+
+    def retrieve(
+        self,
+        query: str | None,
+        qvec: np.ndarray | None,
+        params: SearchParams,
+        t: dict[str, float],
+        bm25_stats: TermStats | None = None,
+    ) -> dict[str, Ranked]:
+        """Each retriever's candidates for ``params.mode``, before fusion: "bm25" (from the
+        query text) and "dense" (from ``qvec``), ``params.top`` long in their own mode and
+        ``params.candidate_depth`` in hybrid. With ``bm25_stats`` (a whole collection's, where
+        this index is one shard of it) BM25 scores with them and its scores stay raw."""
         lists: dict[str, Ranked] = {}
         pending = None
         snap = self._exact_copy(params) if qvec is not None else None
@@ -264,7 +289,7 @@ class HybridSearcher:
         if params.mode in ("bm25", "hybrid"):
             t0 = time.perf_counter()
             try:
-                lists["bm25"] = self._bm25(query, params)
+                lists["bm25"] = self._bm25(query, params, bm25_stats)
             except BaseException:
                 if pending is not None and not pending.cancel():
                     wait([pending])  # leave no read running past the snapshot
@@ -274,61 +299,7 @@ class HybridSearcher:
             lists["dense"], t["dense_ms"] = pending.result()
         elif qvec is not None:
             lists["dense"], t["dense_ms"] = self._timed_dense(qvec, params, snap)
-        t0 = time.perf_counter()
-        weights: dict[str, float] = {}
-        if params.mode == "hybrid":
-            if params.fusion == "rrf":
-                w_bm25, w_dense = params.weights
-                weights = {"bm25": w_bm25, "dense": w_dense}
-                fused = fusion.rrf(lists, k=params.rrf_k, weights=weights, limit=params.top)
-            else:
-                weights = {"bm25": 1.0 - params.alpha, "dense": params.alpha}
-                lists["bm25"] = fusion.untie_bm25(lists["bm25"])
-                fused = fusion.linear(
-                    lists, weights, normalization=params.normalization, limit=params.top
-                )
-        else:
-            (only,) = lists.values()
-            (name,) = lists.keys()
-            fused = [
-                fusion.Fused(h.docid, h.score, {name: (rank, h.score)})
-                for rank, h in enumerate(only, start=1)
-            ]
-        fused = fused[params.offset : params.top]
-        t["fusion_ms"] = (time.perf_counter() - t0) * 1000
-        t0 = time.perf_counter()
-        docs = self.bm25.fetch([f.docid for f in fused], params.budget) if params.fetch_docs else {}
-        t["fetch_ms"] = (time.perf_counter() - t0) * 1000
-        hits = []
-        for rank, f in enumerate(fused, start=params.offset + 1):
-            b = f.sources.get("bm25")
-            d = f.sources.get("dense")
-            text, metadata = docs.get(f.docid, (None, None))
-            hits.append(
-                Hit(
-                    docid=f.docid,
-                    score=f.score,
-                    rank=rank,
-                    bm25_rank=b[0] if b else None,
-                    bm25_score=b[1] if b else None,
-                    dense_rank=d[0] if d else None,
-                    dense_score=d[1] if d else None,
-                    text=text,
-                    metadata=metadata,
-                    explain=self._explain(f, weights, params) if params.explain else None,
-                )
-            )
-        return hits
-
-    @staticmethod
-    def _explain(f: fusion.Fused, weights: dict[str, float], params: SearchParams) -> dict:
-        if params.mode != "hybrid":  # one list: the score is its raw score
-            ((name, (rank, raw)),) = f.sources.items()
-            lists = {name: {"rank": rank, "raw_score": raw, "weight": 1.0}}
-            return {"fusion": None, "lists": lists, "formula": f"{name} score = {raw:.6f}"}
-        return fusion.explain(
-            f, weights, params.fusion, rrf_k=params.rrf_k, normalization=params.normalization
-        )
+        return lists
 
     def batch_search(
         self, queries: Sequence[str], params: SearchParams, threads: int = 1
@@ -352,6 +323,74 @@ class HybridSearcher:
             self.bm25.close()
             if self.dense is not None:
                 self.dense.close()
+
+
+def fuse(
+    lists: dict[str, Ranked], params: SearchParams
+) -> tuple[list[fusion.Fused], dict[str, float]]:
+    """One ranking from the retrievers' lists: fused in hybrid mode (RRF or normalized linear),
+    the one list as it is otherwise; ranks ``params.offset + 1`` to ``params.top``. Returns the
+    fused entries and each list's weight (for ``explain``). ``lists`` is left as it is."""
+    weights: dict[str, float] = {}
+    if params.mode == "hybrid":
+        if params.fusion == "rrf":
+            w_bm25, w_dense = params.weights
+            weights = {"bm25": w_bm25, "dense": w_dense}
+            fused = fusion.rrf(lists, k=params.rrf_k, weights=weights, limit=params.top)
+        else:
+            weights = {"bm25": 1.0 - params.alpha, "dense": params.alpha}
+            lists = {**lists, "bm25": fusion.untie_bm25(lists["bm25"])}
+            fused = fusion.linear(
+                lists, weights, normalization=params.normalization, limit=params.top
+            )
+    else:
+        (only,) = lists.values()
+        (name,) = lists.keys()
+        fused = [
+            fusion.Fused(h.docid, h.score, {name: (rank, h.score)})
+            for rank, h in enumerate(only, start=1)
+        ]
+    return fused[params.offset : params.top], weights
+
+
+def to_hits(
+    fused: Sequence[fusion.Fused],
+    docs: dict[str, tuple[str, dict]],
+    weights: dict[str, float],
+    params: SearchParams,
+) -> list[Hit]:
+    """The hits of a fused ranking: provenance, stored text and metadata (from ``docs``, by
+    id; None where absent), and each score's explanation when ``params.explain``."""
+    hits = []
+    for rank, f in enumerate(fused, start=params.offset + 1):
+        b = f.sources.get("bm25")
+        d = f.sources.get("dense")
+        text, metadata = docs.get(f.docid, (None, None))
+        hits.append(
+            Hit(
+                docid=f.docid,
+                score=f.score,
+                rank=rank,
+                bm25_rank=b[0] if b else None,
+                bm25_score=b[1] if b else None,
+                dense_rank=d[0] if d else None,
+                dense_score=d[1] if d else None,
+                text=text,
+                metadata=metadata,
+                explain=_explain(f, weights, params) if params.explain else None,
+            )
+        )
+    return hits
+
+
+def _explain(f: fusion.Fused, weights: dict[str, float], params: SearchParams) -> dict:
+    if params.mode != "hybrid":  # one list: the score is its raw score
+        ((name, (rank, raw)),) = f.sources.items()
+        lists = {name: {"rank": rank, "raw_score": raw, "weight": 1.0}}
+        return {"fusion": None, "lists": lists, "formula": f"{name} score = {raw:.6f}"}
+    return fusion.explain(
+        f, weights, params.fusion, rrf_k=params.rrf_k, normalization=params.normalization
+    )
 
 
 def _open_pyserini_index(index_dir: Path) -> HybridSearcher:

@@ -20,6 +20,7 @@ from lucene_hybrid.core.errors import ManifestError
 from lucene_hybrid.core.manifest import HnswSettings
 from lucene_hybrid.indexing.lucene_store import hit_columns, read_vectors
 from lucene_hybrid.search.exact import SIMILARITIES, VectorSnapshot
+from lucene_hybrid.search.merge import TermStats
 from lucene_hybrid.search.types import Ranked, TextBudget
 
 _JLONG_MAX = 2**63 - 1  # Long.MAX_VALUE: no budget
@@ -78,6 +79,30 @@ class Bm25Searcher(_Half):
         java = self._java
         reader, analyzer, field = self._reader, self._analyzer, self.field
         return _parse(java.Search.bm25(reader, analyzer, field, query, k, k1, b, filter_json))
+
+    def term_stats(self, query: str) -> TermStats:
+        """This index's statistics of the field and of the query's analyzed terms, for a router
+        to add up over a collection's shards."""
+        return TermStats.parse(
+            self._java.Stats.terms(self._reader, self._analyzer, self.field, query)
+        )
+
+    def search_global(
+        self,
+        query: str,
+        k: int,
+        k1: float,
+        b: float,
+        filter_json: str | None,
+        stats: TermStats,
+    ) -> Ranked:
+        """As :meth:`search`, scored with a whole collection's ``stats`` (the sum of every
+        shard's :meth:`term_stats`), and with raw scores: ties are broken where the shards'
+        lists are merged (:func:`~lucene_hybrid.search.merge.adjust_ties`)."""
+        java = self._java
+        reader, analyzer, field = self._reader, self._analyzer, self.field
+        text = stats.format()
+        return _parse(java.Stats.bm25(reader, analyzer, field, query, k, k1, b, filter_json, text))
 
     def filter_ids(self, filter_json: str | None, limit: int) -> list[str]:
         """Ids of up to ``limit`` documents matching a metadata filter (None: any), index order."""

@@ -539,7 +539,7 @@ public final class Search {
     index.close();
   }
 
-  private static String format(IndexSearcher searcher, TopDocs top) throws IOException {
+  static String format(IndexSearcher searcher, TopDocs top) throws IOException {
     ScoreDoc[] docs = top.scoreDocs;
     String[] ids = new String[docs.length];
     float[] scores = new float[docs.length];
