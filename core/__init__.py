@@ -27,9 +27,13 @@ from lucene_hybrid.core.manifest import (
     write_manifest,
 )
 from lucene_hybrid.core.resources import config_path
+from lucene_hybrid.core.sharding import SHARD_DIR, by_shard, shard_of
 from lucene_hybrid.core.text import lone_surrogate, open_text
 
 __all__ = [
+    "SHARD_DIR",
+    "by_shard",
+    "shard_of",
     "QUANTIZATIONS",
     "BM25_DIR",
     "DEFAULT_MODEL",

@@ -44,7 +44,8 @@ from lucene_hybrid.indexing.encoders import Encoder, EncoderSpec, check_vectors,
 from lucene_hybrid.indexing.lucene_store import LuceneStore
 from lucene_hybrid.search.hybrid import HybridSearcher
 from lucene_hybrid.search.lucene_search import Bm25Searcher, DenseSearcher
-from lucene_hybrid.search.types import Hit, SearchParams, TextBudget
+from lucene_hybrid.search.merge import TermStats
+from lucene_hybrid.search.types import Hit, Ranked, SearchParams, TextBudget
 from lucene_hybrid.server.files import EMFILE, RAISE_LIMIT
 from lucene_hybrid.server.wal import WriteAheadLog
 
@@ -163,6 +164,40 @@ def _unb64(items: Sequence[str], dim: int) -> np.ndarray:
     )
 
 
+def vectors_for(
+    docs: Sequence[DocIn],
+    dim: int,
+    normalize: bool,
+    encoder: Encoder | None,
+    collection: str,
+) -> np.ndarray:
+    """The vectors of a write batch, in its order: each document's own (checked, normalized
+    when the collection's are) or, where it has none, its text embedded by ``encoder``.
+
+    Raises:
+        DocumentError: a given vector is invalid, or a document has none and there is no
+            encoder.
+    """
+    out = np.zeros((len(docs), dim), dtype=np.float32)
+    missing = [i for i, d in enumerate(docs) if d.vector is None]
+    given = [i for i, d in enumerate(docs) if d.vector is not None]
+    if given:
+        try:
+            out[given] = check_vectors(
+                np.asarray([docs[i].vector for i in given], dtype=np.float64), dim, normalize
+            )
+        except (EncoderError, ValueError) as exc:
+            raise DocumentError(str(exc)) from exc
+    if missing:
+        if encoder is None:
+            raise DocumentError(
+                f"collection '{collection}' has no server-side encoder: every document "
+                f"needs a 'vector' of {dim} numbers"
+            )
+        out[missing] = encoder.encode_documents([docs[i].text for i in missing])
+    return out
+
+
 class Collection:
     """Search, upsert, get and delete on one index directory."""
 
@@ -173,7 +208,11 @@ class Collection:
         *,
         encoder: Encoder | None = None,
         commit_interval_s: float = 1.0,
+        load_model: bool = True,
     ):
+        """Open the collection in ``path``, replaying its log. ``load_model`` False: no model
+        is loaded for the manifest's encoder, and documents must come with their vectors (a
+        shard, whose router embeds)."""
         self.name = name
         self.path = path
         self.manifest = read_manifest(path)
@@ -183,7 +222,7 @@ class Collection:
         self._gone: str | None = None  # once closed: why, and reads are refused too
         self._unrecovered: int | None = None  # a failed batch's log offset, while not undone
         spec = self.manifest.encoder
-        if encoder is None and spec.kind != "precomputed":
+        if encoder is None and spec.kind != "precomputed" and load_model:
             encoder = load_encoder(spec)
         if encoder is not None:
             self.manifest.check_encoder(encoder.spec, encoder.dim)
@@ -224,11 +263,15 @@ class Collection:
         hnsw: HnswSettings | None = None,
         bm25: Bm25Settings | None = None,
         commit_interval_s: float = 1.0,
+        load_model: bool = True,
+        dim: int | None = None,
     ) -> Collection:
-        """Create an empty collection directory (manifest + empty Lucene halves) and open it."""
-        if encoder is None and encoder_spec.kind != "precomputed":
+        """Create an empty collection directory (manifest + empty Lucene halves) and open it
+        (``load_model``: as for the constructor; without a model, ``dim`` or else
+        ``encoder_spec.dim`` is the vectors' dimension)."""
+        if encoder is None and encoder_spec.kind != "precomputed" and load_model:
             encoder = load_encoder(encoder_spec)
-        dim = encoder.dim if encoder is not None else encoder_spec.dim
+        dim = encoder.dim if encoder is not None else dim or encoder_spec.dim
         if not dim:
             raise EncoderError("a collection of precomputed vectors needs encoder.dim")
         tmp = path.with_name(f".{path.name}.creating")
@@ -252,7 +295,9 @@ class Collection:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        return cls(name, path, encoder=encoder, commit_interval_s=commit_interval_s)
+        return cls(
+            name, path, encoder=encoder, commit_interval_s=commit_interval_s, load_model=load_model
+        )
 
     def _recover(self) -> None:
         replayed = 0
@@ -323,31 +368,15 @@ class Collection:
             raise ValueError(f"unknown log record {record['op']!r}")
 
     def _vectors_for(self, docs: Sequence[DocIn]) -> np.ndarray:
-        dim = self.manifest.dim
-        out = np.zeros((len(docs), dim), dtype=np.float32)
-        missing = [i for i, d in enumerate(docs) if d.vector is None]
-        given = [i for i, d in enumerate(docs) if d.vector is not None]
-        if given:
-            try:
-                out[given] = check_vectors(
-                    np.asarray([docs[i].vector for i in given], dtype=np.float64),
-                    dim,
-                    self.manifest.hnsw.vectors_normalized,
-                )
-            except (EncoderError, ValueError) as exc:
-                raise DocumentError(str(exc)) from exc
-        if missing:
-            if self.encoder is None:
-                raise DocumentError(
-                    f"collection '{self.name}' has no server-side encoder: every document "
-                    f"needs a 'vector' of {dim} numbers"
-                )
-            out[missing] = self.encoder.encode_documents([docs[i].text for i in missing])
-        return out
+        m = self.manifest
+        return vectors_for(docs, m.dim, m.hnsw.vectors_normalized, self.encoder, self.name)
 
-    def upsert(self, docs: Sequence[DocIn]) -> int:
-        """Add or replace documents by id; durable and visible when this returns."""
-        vectors = self._vectors_for(docs)  # encode outside the write lock
+    def upsert(self, docs: Sequence[DocIn], vectors: np.ndarray | None = None) -> int:
+        """Add or replace documents by id; durable and visible when this returns. ``vectors``:
+        the batch's vectors, already made by :func:`vectors_for` (a router does, for its
+        shards); None to make them here."""
+        if vectors is None:
+            vectors = self._vectors_for(docs)  # encode outside the write lock
         record = {
             "op": "upsert",
             "docs": [
@@ -533,6 +562,37 @@ class Collection:
             more = more or read < len(ids)
             ids = ids[:read]
             return self._docs(ids, found, with_vectors), ids[-1] if more else None
+
+    # -- what a router asks of a collection that is one shard of a larger one -----------------
+
+    def term_stats(self, query: str) -> TermStats:
+        """This collection's BM25 statistics of the query's terms (a router adds its shards')."""
+        with self._reading():
+            return self.searcher.bm25.term_stats(query)
+
+    def retrieve(
+        self,
+        query: str | None,
+        qvec: np.ndarray | None,
+        params: SearchParams,
+        stats: TermStats | None,
+    ) -> tuple[dict[str, Ranked], dict[str, float]]:
+        """Each retriever's candidates before fusion (BM25 scored with a whole collection's
+        ``stats``; see :meth:`HybridSearcher.retrieve`), and the milliseconds each took."""
+        timings: dict[str, float] = {}
+        with self._reading():
+            return self.searcher.retrieve(query, qvec, params, timings, stats), timings
+
+    def fetch(self, ids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+        """Stored text and metadata of the given documents, by id (absent ones left out)."""
+        with self._reading():
+            return self.searcher.bm25.fetch(list(ids))
+
+    def ids_after(self, filter_json: str | None, limit: int, after: str | None) -> list[str]:
+        """Up to ``limit`` ids of documents matching a filter (None: any) after ``after``, in
+        id order."""
+        with self._reading():
+            return self.searcher.bm25.ids_after(filter_json, limit, after)
 
     def _docs(
         self,
