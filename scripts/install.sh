@@ -51,8 +51,9 @@ from pathlib import Path
 project = tomllib.load(open(sys.argv[1], "rb"))["project"]
 wanted = project["dependencies"]
 if sys.argv[3] == "test":
-    # [bench] (Chroma, Qdrant, LanceDB) too: `bench peers` is tested like everything else.
-    wanted = wanted + project["optional-dependencies"]["test"] + project["optional-dependencies"]["bench"]
+    # [bench] (Chroma, Qdrant, LanceDB) and [cluster] (Ray) too: both are tested like the rest.
+    extras = project["optional-dependencies"]
+    wanted = wanted + extras["test"] + extras["bench"] + extras["cluster"]
 ours = [r for r in wanted if sys.argv[3] == "test" or not r.startswith("pyserini")]
 Path(sys.argv[2], ".requirements").write_text("\n".join(ours) + "\n")
 Path(sys.argv[2], ".requirements-pyserini").write_text("".join(f"{r}\n" for r in set(wanted) - set(ours)))

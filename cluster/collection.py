@@ -1,0 +1,433 @@
+"""A sharded collection: N shards in Ray actors, searched and written through one router.
+
+Document ``id`` lives in shard ``shard_of(id, N)`` (``core/sharding.py``); N is fixed when the
+collection is created. The folder of a sharded collection holds ``cluster.json`` (name, shard
+count, encoder, settings) and one ordinary collection folder per shard (``shard-000``, ...).
+
+A search equals the search of one index holding every shard's documents: the router embeds the
+query once, gathers the shards' BM25 statistics of its terms and adds them up (Elasticsearch's
+dfs_query_then_fetch), sends both retrievals to every shard at once, merges each retriever's
+per-shard lists into the best ``depth`` and fuses them with the same code as one index
+(``search/merge.py``, ``search/hybrid.py``). A shard that does not answer within
+``timeout_s`` fails the request with :class:`ShardUnavailable`, never a partial ranking.
+
+A write batch is split by shard and the parts written at once, each durable (the shard's log)
+and visible before its shard acknowledges; the batch is acknowledged when every part is. When
+one part fails the others may have been applied: a document is written whole or not at all,
+and since writes are idempotent by id the client retries the whole batch.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lucene_hybrid.cluster.shard import Shard
+from lucene_hybrid.core.encoder_spec import EncoderSpec
+from lucene_hybrid.core.errors import EncoderError, LuceneHybridError, ManifestError
+from lucene_hybrid.core.manifest import Bm25Settings, HnswSettings
+from lucene_hybrid.core.sharding import SHARD_DIR, by_shard
+from lucene_hybrid.indexing.encoders import Encoder, check_vectors, load_encoder
+from lucene_hybrid.search import (
+    Hit,
+    Ranked,
+    SearchParamError,
+    SearchParams,
+    TermStats,
+    adjust_ties,
+    fuse,
+    merge_ranked,
+    to_hits,
+)
+from lucene_hybrid.search.types import TextBudget
+from lucene_hybrid.server import DocIn, DocOut
+from lucene_hybrid.server.collection import vectors_for
+
+CLUSTER_FILE = "cluster.json"
+NAMESPACE = "lucene-hybrid"  # Ray namespace of the shard actors: front ends find them by name
+DEFAULT_TIMEOUT_S = 30.0
+QUERY_CACHE_SIZE = 1024
+
+
+class ShardUnavailable(LuceneHybridError):
+    """A shard did not answer in time (its process died and is restarting, or its node is
+    gone); nothing partial was returned. Retry after a few seconds."""
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """What ``cluster.json`` records: fixed when the collection is created."""
+
+    name: str
+    shards: int
+    encoder: EncoderSpec
+    dim: int
+    hnsw: HnswSettings
+    bm25: Bm25Settings
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "name": self.name,
+                "shards": self.shards,
+                "encoder": self.encoder.model_dump(),
+                "dim": self.dim,
+                "hnsw": self.hnsw.model_dump(),
+                "bm25": self.bm25.model_dump(),
+            },
+            indent=2,
+        )
+
+    @classmethod
+    def read(cls, path: Path) -> ClusterSpec:
+        try:
+            raw = json.loads((path / CLUSTER_FILE).read_text())
+            return cls(
+                name=raw["name"],
+                shards=int(raw["shards"]),
+                encoder=EncoderSpec(**raw["encoder"]),
+                dim=int(raw["dim"]),
+                hnsw=HnswSettings(**raw["hnsw"]),
+                bm25=Bm25Settings(**raw["bm25"]),
+            )
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ManifestError(
+                f"{path / CLUSTER_FILE} is missing or unreadable ({exc}): not a sharded collection"
+            ) from exc
+
+
+def _ray() -> Any:
+    try:
+        import ray
+    except ImportError as exc:  # pragma: no cover - the cluster extra is installed by tests
+        raise LuceneHybridError(
+            "sharded collections run on Ray: pip install 'lucene-hybrid[cluster]'"
+        ) from exc
+    return ray
+
+
+class ShardedCollection:
+    """Search, upsert, get and delete over the shards of one collection (a router).
+
+    Several routers (front ends) may serve one collection: the shard actors are named after it
+    in the ``lucene-hybrid`` Ray namespace, and the first router to ask starts them.
+    """
+
+    def __init__(
+        self,
+        spec: ClusterSpec,
+        path: Path,
+        shards: list[Any],
+        encoder: Encoder | None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+    ):
+        self.name = spec.name
+        self.spec = spec
+        self.path = path
+        self.shards = shards
+        self.encoder = encoder
+        self.timeout_s = timeout_s
+        self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        name: str,
+        path: str | Path,
+        *,
+        shards: int | None = None,
+        encoder_spec: EncoderSpec | None = None,
+        encoder: Encoder | None = None,
+        hnsw: HnswSettings | None = None,
+        bm25: Bm25Settings | None = None,
+        heap: str = "1g",
+        commit_interval_s: float = 1.0,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        actor_options: dict[str, Any] | None = None,
+    ) -> ShardedCollection:
+        """Open the sharded collection in ``path``, or create it with ``shards`` shards when
+        the folder holds none, and find (or start) its shard actors on the Ray cluster this
+        process is connected to (``ray.init`` first).
+
+        Args:
+            name: The collection's name (the shard actors are named after it).
+            path: Its folder; every node running a shard must see it at this path.
+            shards: The shard count, for a new collection (an existing one keeps its own).
+            encoder_spec: The encoder of a new collection (default: the default model).
+            encoder: A loaded encoder to embed with (else the spec's model is loaded here).
+            heap: Each shard's JVM heap (-Xmx).
+            timeout_s: How long a request waits for a shard before :class:`ShardUnavailable`.
+            actor_options: Extra Ray actor options for the shards (``num_cpus``, resources...).
+
+        Raises:
+            ManifestError: ``path`` holds no sharded collection and ``shards`` is not given,
+                or the encoder does not match the collection's.
+        """
+        ray = _ray()
+        path = Path(path)
+        if (path / CLUSTER_FILE).exists():
+            spec = ClusterSpec.read(path)
+            if shards is not None and shards != spec.shards:
+                raise ManifestError(
+                    f"collection '{spec.name}' has {spec.shards} shards, not {shards}: the "
+                    "count is fixed at creation (reindex into a new collection to change it)"
+                )
+        else:
+            if shards is None:
+                raise ManifestError(f"{path} holds no sharded collection: give a shard count")
+            espec = encoder_spec or (encoder.spec if encoder is not None else EncoderSpec())
+            if encoder is None and espec.kind != "precomputed":
+                encoder = load_encoder(espec)
+            dim = encoder.dim if encoder is not None else espec.dim
+            if not dim:
+                raise EncoderError("a collection of precomputed vectors needs encoder.dim")
+            spec = ClusterSpec(
+                name, shards, espec, dim, hnsw or HnswSettings(), bm25 or Bm25Settings()
+            )
+            path.mkdir(parents=True, exist_ok=True)
+            tmp = path / f".{CLUSTER_FILE}.tmp"
+            tmp.write_text(spec.to_json())
+            tmp.replace(path / CLUSTER_FILE)
+        if encoder is None and spec.encoder.kind != "precomputed":
+            encoder = load_encoder(spec.encoder)
+        if encoder is not None and encoder.dim != spec.dim:
+            raise ManifestError(
+                f"collection '{spec.name}' holds {spec.dim}-dim vectors; the encoder gives "
+                f"{encoder.dim}"
+            )
+        actor = ray.remote(Shard)
+        options = {
+            "namespace": NAMESPACE,
+            "get_if_exists": True,
+            "lifetime": "detached",  # outlives the router that started it
+            "max_restarts": -1,  # Ray starts a dead shard again; it replays its log
+            "max_task_retries": -1,  # a call to a restarting shard waits for it (up to timeout)
+            "max_concurrency": 16,  # searches and writes in threads (Lucene releases the GIL)
+            "num_cpus": 0,
+            "scheduling_strategy": "SPREAD",
+            **(actor_options or {}),
+        }
+        handles = [
+            actor.options(name=f"{spec.name}/{SHARD_DIR.format(i)}", **options).remote(
+                spec.name,
+                str(path / SHARD_DIR.format(i)),
+                encoder_spec=spec.encoder,
+                dim=spec.dim,
+                hnsw=spec.hnsw,
+                bm25=spec.bm25,
+                commit_interval_s=commit_interval_s,
+                heap=heap,
+            )
+            for i in range(spec.shards)
+        ]
+        coll = cls(spec, path, handles, encoder, timeout_s)
+        coll._gather([h.count.remote() for h in handles])  # every shard up (or a clear error)
+        return coll
+
+    def shutdown(self) -> None:
+        """Commit and close every shard and end its actor (the collection stays on disk)."""
+        ray = _ray()
+        try:
+            self._gather([h.close.remote() for h in self.shards])
+        finally:
+            for h in self.shards:
+                ray.kill(h, no_restart=True)
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _gather(self, refs: list[Any], what: str = "") -> list[Any]:
+        """Every shard's answer, or :class:`ShardUnavailable` after ``timeout_s``."""
+        ray = _ray()
+        try:
+            return ray.get(refs, timeout=self.timeout_s)
+        except (ray.exceptions.GetTimeoutError, ray.exceptions.RayActorError) as exc:
+            for ref in refs:
+                ray.cancel(ref, force=False)
+            raise ShardUnavailable(
+                f"collection '{self.name}': a shard did not answer within {self.timeout_s:g} s "
+                f"({type(exc).__name__}){what}; retry in a few seconds"
+            ) from exc
+
+    def _per_shard(self, ids: Sequence[str], call: Callable[[Any, list[str]], Any]) -> list[Any]:
+        """``call(shard, its ids)`` on each shard holding some of ``ids``, all at once."""
+        groups = by_shard(ids, self.spec.shards)
+        refs = [call(self.shards[s], [ids[i] for i in pos]) for s, pos in groups.items()]
+        return self._gather(refs)
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def _query_vector(
+        self, query: str | None, vector: Sequence[float] | None, params: SearchParams
+    ) -> np.ndarray:
+        if vector is not None:
+            return check_vectors(
+                np.asarray([vector]), self.spec.dim, self.spec.hnsw.vectors_normalized
+            )[0]
+        if not query or not query.strip():
+            raise SearchParamError(f"mode {params.mode!r} needs a text query or a vector")
+        if self.encoder is None:
+            raise EncoderError("this collection has no query encoder; pass a query vector")
+        with self._cache_lock:
+            hit = self._query_cache.get(query)
+            if hit is not None:
+                self._query_cache.move_to_end(query)
+                return hit
+        vec = self.encoder.encode_queries([query])[0]
+        with self._cache_lock:
+            self._query_cache[query] = vec
+            while len(self._query_cache) > QUERY_CACHE_SIZE:
+                self._query_cache.popitem(last=False)
+        return vec
+
+    def search(
+        self,
+        query: str | None,
+        params: SearchParams,
+        vector: Sequence[float] | None = None,
+        timings: dict[str, float] | None = None,
+    ) -> list[Hit]:
+        """Search in any mode, with the answer one index holding every shard would give.
+
+        Raises:
+            SearchParamError: on a request no index could answer (no query text for BM25).
+            ShardUnavailable: when a shard does not answer within ``timeout_s``.
+        """
+        t = timings if timings is not None else {}
+        qvec = None
+        if params.mode in ("dense", "hybrid"):
+            t0 = time.perf_counter()
+            qvec = self._query_vector(query, vector, params)
+            t["encode_ms"] = (time.perf_counter() - t0) * 1000
+        stats = None
+        if params.mode in ("bm25", "hybrid"):
+            if not query or not query.strip():
+                raise SearchParamError(f"mode {params.mode!r} needs a non-empty text query")
+            t0 = time.perf_counter()
+            stats = TermStats.total(self._gather([s.term_stats.remote(query) for s in self.shards]))
+            t["stats_ms"] = (time.perf_counter() - t0) * 1000
+        t0 = time.perf_counter()
+        asked = replace(params, budget=None)  # the text is fetched once, below
+        parts = self._gather([s.retrieve.remote(query, qvec, asked, stats) for s in self.shards])
+        t["retrieve_ms"] = (time.perf_counter() - t0) * 1000
+        t0 = time.perf_counter()
+        lists: dict[str, Ranked] = {}
+        for name in parts[0][0]:
+            depth = params.top if params.mode == name else params.candidate_depth
+            merged = merge_ranked([lists_[name] for lists_, _ in parts], depth)
+            lists[name] = adjust_ties(merged) if name == "bm25" else merged
+        for i, (_, shard_t) in enumerate(parts):
+            for key, ms in shard_t.items():
+                t[f"shard{i}_{key}"] = ms
+        fused, weights = fuse(lists, params)
+        t["fusion_ms"] = (time.perf_counter() - t0) * 1000
+        t0 = time.perf_counter()
+        docs = self.fetch([f.docid for f in fused], params.budget) if params.fetch_docs else {}
+        t["fetch_ms"] = (time.perf_counter() - t0) * 1000
+        return to_hits(fused, docs, weights, params)
+
+    def fetch(
+        self, ids: Sequence[str], budget: TextBudget | None = None
+    ) -> dict[str, tuple[str, dict[str, Any]]]:
+        """Stored text and metadata by id, from the shards that hold them.
+
+        Raises:
+            ResponseTooLarge: when they do not all fit in ``budget``.
+        """
+        found: dict[str, tuple[str, dict[str, Any]]] = {}
+        for part in self._per_shard(ids, lambda s, part: s.fetch.remote(part)):
+            found.update(part)
+        if budget is not None:
+            budget.spend(sum(len(t) + len(json.dumps(m)) for t, m in found.values()))
+            if budget.left < 0:
+                raise budget.exceeded()
+        return found
+
+    def get(self, ids: Sequence[str], with_vectors: bool = False) -> list[DocOut]:
+        """Stored documents by id, in the order asked; absent ids are left out."""
+        by_id = {
+            d.id: d
+            for part in self._per_shard(ids, lambda s, part: s.get.remote(part, with_vectors))
+            for d in part
+        }
+        return [by_id[i] for i in ids if i in by_id]
+
+    def find(
+        self,
+        filter_json: str | None,
+        limit: int,
+        with_vectors: bool = False,
+        after: str | None = None,
+    ) -> tuple[list[DocOut], str | None]:
+        """One page of the documents matching a filter (None: any), in id order across every
+        shard: up to ``limit`` after the id ``after``, and the id to pass as ``after`` for the
+        next page (None on the last)."""
+        parts = self._gather(
+            [s.ids_after.remote(filter_json, limit + 1, after) for s in self.shards]
+        )
+        ids = sorted(i for part in parts for i in part)[: limit + 1]
+        more = len(ids) > limit
+        ids = ids[:limit]
+        return self.get(ids, with_vectors), ids[-1] if more and ids else None
+
+    def count(self) -> int:
+        """Live documents over every shard."""
+        return sum(self._gather([s.count.remote() for s in self.shards]))
+
+    def shard_counts(self) -> list[int]:
+        """Live documents in each shard, in shard order."""
+        return self._gather([s.count.remote() for s in self.shards])
+
+    def size_bytes(self) -> int:
+        return sum(self._gather([s.size_bytes.remote() for s in self.shards]))
+
+    def pids(self) -> list[int]:
+        """Each shard actor's process id, in shard order."""
+        return self._gather([s.pid.remote() for s in self.shards])
+
+    def embed(self, texts: Sequence[str], input_type: str = "query") -> np.ndarray:
+        """Embed texts with the collection's encoder (queries or documents)."""
+        if self.encoder is None:
+            raise EncoderError(f"collection '{self.name}' has no server-side encoder")
+        if input_type == "document":
+            return self.encoder.encode_documents(list(texts))
+        return self.encoder.encode_queries(list(texts))
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def upsert(self, docs: Sequence[DocIn]) -> int:
+        """Add or replace documents by id in their shards; durable and visible on return.
+
+        Raises:
+            DocumentError: a document is invalid (nothing was written).
+            ShardUnavailable: a shard did not answer: the parts of other shards may be
+                written; retry the batch (writes are idempotent by id).
+        """
+        vectors = vectors_for(
+            docs, self.spec.dim, self.spec.hnsw.vectors_normalized, self.encoder, self.name
+        )
+        groups = by_shard([d.id for d in docs], self.spec.shards)
+        refs = [
+            self.shards[s].upsert.remote([docs[i] for i in pos], vectors[pos])
+            for s, pos in groups.items()
+        ]
+        return sum(self._gather(refs, "; retry the batch: writes are idempotent by id"))
+
+    def delete(self, ids: Sequence[str]) -> int:
+        """Delete documents by id (absent ids ignored); durable and visible on return."""
+        self._per_shard(list(ids), lambda s, part: s.delete.remote(part))
+        return len(ids)
+
+    def delete_where(self, filter_json: str | None) -> int:
+        """Delete every document matching a filter (None: all) in every shard; how many."""
+        return sum(self._gather([s.delete_where.remote(filter_json) for s in self.shards]))

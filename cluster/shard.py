@@ -1,0 +1,123 @@
+"""One shard of a sharded collection: a live collection in its own Ray actor (its own process
+and JVM), searched and written by a router.
+
+A shard is an ordinary lucene-hybrid collection directory (BM25 half, HNSW half, write-ahead
+log); it loads no model (the router embeds once, for every shard). When its process dies, Ray
+starts the actor again and the collection replays its log on open, so every write the shard
+acknowledged is there again.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lucene_hybrid.core import jvm
+from lucene_hybrid.core.encoder_spec import EncoderSpec
+from lucene_hybrid.core.manifest import MANIFEST, Bm25Settings, HnswSettings
+from lucene_hybrid.search import Ranked, SearchParams, TermStats
+from lucene_hybrid.server import Collection, DocIn, DocOut
+
+
+class Shard:
+    """The body of a shard actor: opens (or first creates) its collection directory."""
+
+    def __init__(
+        self,
+        name: str,
+        path: str,
+        *,
+        encoder_spec: EncoderSpec,
+        dim: int,
+        hnsw: HnswSettings | None = None,
+        bm25: Bm25Settings | None = None,
+        commit_interval_s: float = 1.0,
+        heap: str | None = None,
+    ):
+        jvm.start(heap)
+        where = Path(path)
+        if (where / MANIFEST).exists():
+            self.collection = Collection(
+                name, where, commit_interval_s=commit_interval_s, load_model=False
+            )
+        else:
+            where.parent.mkdir(parents=True, exist_ok=True)
+            self.collection = Collection.create(
+                name,
+                where,
+                encoder_spec=encoder_spec,
+                hnsw=hnsw,
+                bm25=bm25,
+                commit_interval_s=commit_interval_s,
+                load_model=False,
+                dim=dim,
+            )
+        self._stop = threading.Event()
+        self._committer = threading.Thread(target=self._commit_loop, daemon=True)
+        self._committer.start()
+
+    def _commit_loop(self) -> None:
+        interval = max(self.collection.commit_interval_s / 2, 0.05)
+        while not self._stop.wait(interval):
+            self.collection.maybe_commit()
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def pid(self) -> int:
+        """The actor's process id (a test's kill -9 aims at it)."""
+        return os.getpid()
+
+    def term_stats(self, query: str) -> TermStats:
+        """This shard's BM25 statistics of the query's terms (the router adds them up)."""
+        return self.collection.term_stats(query)
+
+    def retrieve(
+        self,
+        query: str | None,
+        qvec: np.ndarray | None,
+        params: SearchParams,
+        stats: TermStats | None,
+    ) -> tuple[dict[str, Ranked], dict[str, float]]:
+        """Each retriever's candidates on this shard (BM25 scored with the collection's
+        ``stats``), and the milliseconds each took."""
+        return self.collection.retrieve(query, qvec, params, stats)
+
+    def fetch(self, ids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+        """Stored text and metadata of the given documents (absent ones left out)."""
+        return self.collection.fetch(ids)
+
+    def get(self, ids: Sequence[str], with_vectors: bool = False) -> list[DocOut]:
+        return self.collection.get(ids, with_vectors)
+
+    def ids_after(self, filter_json: str | None, limit: int, after: str | None) -> list[str]:
+        """Up to ``limit`` ids matching the filter after ``after``, in id order."""
+        return self.collection.ids_after(filter_json, limit, after)
+
+    def count(self) -> int:
+        return self.collection.count()
+
+    def size_bytes(self) -> int:
+        return self.collection.size_bytes()
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def upsert(self, docs: Sequence[DocIn], vectors: np.ndarray) -> int:
+        """Add or replace documents with the vectors the router made for them (in the batch's
+        order); durable and visible on return."""
+        return self.collection.upsert(docs, vectors)
+
+    def delete(self, ids: Sequence[str]) -> int:
+        return self.collection.delete(ids)
+
+    def delete_where(self, filter_json: str | None) -> int:
+        return self.collection.delete_where(filter_json)
+
+    def close(self) -> None:
+        """Commit and close (the actor is about to be ended)."""
+        self._stop.set()
+        self.collection.close()

@@ -1,0 +1,51 @@
+"""A real two-node Ray cluster on loopback for the cluster tests, and a corpus of a few thousand
+real documents: the paragraphs of Python's own reference topics (``pydoc_data``), which every
+Python ships."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+# Ray binds to the machine's outward address and turns on token auth unless told otherwise: a
+# test cluster stays on 127.0.0.1, open to this machine only. Set before any Ray process starts.
+LOOPBACK = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"}
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """Two Ray nodes (a head and a worker) started by the test and stopped after it: never
+    ``ray stop``, which would end every Ray process on the machine."""
+    os.environ.update(LOOPBACK)
+    import ray
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2})
+    cluster.add_node(num_cpus=2)
+    ray.init(address=cluster.address, logging_level="warning")
+    try:
+        yield cluster
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+
+
+@pytest.fixture(scope="session")
+def pydoc_docs(minilm):
+    """About 1,500 real paragraphs with ids, metadata and their vectors from the real model."""
+    from pydoc_data.topics import topics
+
+    from lucene_hybrid.server import DocIn
+
+    paragraphs = [
+        p.strip()
+        for name in sorted(topics)
+        for p in topics[name].split("\n\n")
+        if len(p.strip()) > 80
+    ][:1500]
+    vectors = minilm.encode_documents(paragraphs)
+    return [
+        DocIn(id=f"p{i:05d}", text=text, metadata={"n": i % 7, "long": len(text) > 400}, vector=v)
+        for i, (text, v) in enumerate(zip(paragraphs, vectors, strict=True))
+    ]
