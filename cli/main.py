@@ -353,9 +353,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings = settings.model_copy(
             update={"collections": {**settings.collections, **collections}}
         )
+    if args.ray is not None:
+        cluster = settings.cluster.model_copy(update={"ray_address": args.ray})
+        settings = settings.model_copy(update={"cluster": cluster})
+    sharding = None
+    c = settings.cluster
+    if c.ray_address:
+        from lucene_hybrid.cluster import RaySharding
+
+        sharding = RaySharding.connect(
+            c.ray_address,
+            heap=c.shard_heap,
+            timeout_s=c.shard_timeout_s,
+            commit_interval_s=settings.commit_interval_s,
+        )
     url = f"http://{settings.host}:{settings.port}"
-    print(f"lucene-hybrid serving on {url} (data: {settings.data_dir})")
-    serve(settings)
+    where = f", shards on Ray at {settings.cluster.ray_address}" if sharding else ""
+    print(f"lucene-hybrid serving on {url} (data: {settings.data_dir}{where})")
+    serve(settings, sharding)
     return 0
 
 
@@ -438,6 +453,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="NAME=DIR",
         help="serve an index built by `lucene-hybrid index` (repeatable)",
+    )
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="auto",
+        default=None,
+        metavar="ADDRESS",
+        help="serve sharded collections on a Ray cluster (default address: auto, the cluster "
+        "running here); needs the cluster extra",
     )
     p.set_defaults(func=cmd_serve)
 

@@ -4,18 +4,20 @@ a router whose answers equal one index's (collection-wide BM25 statistics, globa
 from __future__ import annotations
 
 from lucene_hybrid.cluster.collection import (
-    CLUSTER_FILE,
     NAMESPACE,
     ClusterSpec,
     ShardedCollection,
     ShardUnavailable,
 )
+from lucene_hybrid.cluster.serving import RaySharding
 from lucene_hybrid.cluster.shard import Shard
+from lucene_hybrid.core.sharding import CLUSTER_FILE
 
 __all__ = [
     "CLUSTER_FILE",
     "NAMESPACE",
     "ClusterSpec",
+    "RaySharding",
     "Shard",
     "ShardUnavailable",
     "ShardedCollection",

@@ -19,12 +19,14 @@ and since writes are idempotent by id the client retries the whole batch.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +34,14 @@ import numpy as np
 
 from lucene_hybrid.cluster.shard import Shard
 from lucene_hybrid.core.encoder_spec import EncoderSpec
-from lucene_hybrid.core.errors import EncoderError, LuceneHybridError, ManifestError
-from lucene_hybrid.core.manifest import Bm25Settings, HnswSettings
-from lucene_hybrid.core.sharding import SHARD_DIR, by_shard
+from lucene_hybrid.core.errors import (
+    EncoderError,
+    LuceneHybridError,
+    ManifestError,
+    PartUnavailable,
+)
+from lucene_hybrid.core.manifest import Bm25Settings, HnswSettings, Manifest
+from lucene_hybrid.core.sharding import CLUSTER_FILE, SHARD_DIR, by_shard
 from lucene_hybrid.indexing.encoders import Encoder, check_vectors, load_encoder
 from lucene_hybrid.search import (
     Hit,
@@ -49,15 +56,15 @@ from lucene_hybrid.search import (
 )
 from lucene_hybrid.search.types import TextBudget
 from lucene_hybrid.server import DocIn, DocOut
-from lucene_hybrid.server.collection import vectors_for
+from lucene_hybrid.server.collection import CollectionClosed, vectors_for
 
-CLUSTER_FILE = "cluster.json"
 NAMESPACE = "lucene-hybrid"  # Ray namespace of the shard actors: front ends find them by name
 DEFAULT_TIMEOUT_S = 30.0
+START_TIMEOUT_S = 300.0  # a new shard's process, imports, JVM and log replay
 QUERY_CACHE_SIZE = 1024
 
 
-class ShardUnavailable(LuceneHybridError):
+class ShardUnavailable(PartUnavailable):
     """A shard did not answer in time (its process died and is restarting, or its node is
     gone); nothing partial was returned. Retry after a few seconds."""
 
@@ -72,10 +79,12 @@ class ClusterSpec:
     dim: int
     hnsw: HnswSettings
     bm25: Bm25Settings
+    created_at: str = ""
 
     def to_json(self) -> str:
         return json.dumps(
             {
+                "created_at": self.created_at,
                 "name": self.name,
                 "shards": self.shards,
                 "encoder": self.encoder.model_dump(),
@@ -97,6 +106,7 @@ class ClusterSpec:
                 dim=int(raw["dim"]),
                 hnsw=HnswSettings(**raw["hnsw"]),
                 bm25=Bm25Settings(**raw["bm25"]),
+                created_at=raw.get("created_at", ""),
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ManifestError(
@@ -104,7 +114,19 @@ class ClusterSpec:
             ) from exc
 
 
-def _ray() -> Any:
+def _actor_name(name: str, path: Path, shard: int) -> str:
+    """A shard actor's name: the collection's name and a digest of its folder (two servers'
+    collections of the same name stay apart), then the shard's folder."""
+    digest = hashlib.blake2b(str(path.resolve()).encode(), digest_size=4).hexdigest()
+    return f"{name}-{digest}/{SHARD_DIR.format(shard)}"
+
+
+def _chars(doc: DocOut) -> int:
+    """What a document spends of a response's text budget: its text and metadata."""
+    return len(doc.text) + len(json.dumps(doc.metadata))
+
+
+def import_ray() -> Any:
     try:
         import ray
     except ImportError as exc:  # pragma: no cover - the cluster extra is installed by tests
@@ -135,6 +157,16 @@ class ShardedCollection:
         self.shards = shards
         self.encoder = encoder
         self.timeout_s = timeout_s
+        self.manifest = Manifest(
+            name=spec.name,
+            created_at=spec.created_at,
+            encoder=spec.encoder,
+            dim=spec.dim,
+            bm25=spec.bm25,
+            hnsw=spec.hnsw,
+            corpus={"source": "api", "shards": spec.shards},
+        )
+        self._gone: str | None = None
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
 
@@ -174,7 +206,7 @@ class ShardedCollection:
             ManifestError: ``path`` holds no sharded collection and ``shards`` is not given,
                 or the encoder does not match the collection's.
         """
-        ray = _ray()
+        ray = import_ray()
         path = Path(path)
         if (path / CLUSTER_FILE).exists():
             spec = ClusterSpec.read(path)
@@ -193,7 +225,13 @@ class ShardedCollection:
             if not dim:
                 raise EncoderError("a collection of precomputed vectors needs encoder.dim")
             spec = ClusterSpec(
-                name, shards, espec, dim, hnsw or HnswSettings(), bm25 or Bm25Settings()
+                name,
+                shards,
+                espec,
+                dim,
+                hnsw or HnswSettings(),
+                bm25 or Bm25Settings(),
+                created_at=datetime.now(UTC).isoformat(timespec="seconds"),
             )
             path.mkdir(parents=True, exist_ok=True)
             tmp = path / f".{CLUSTER_FILE}.tmp"
@@ -219,7 +257,7 @@ class ShardedCollection:
             **(actor_options or {}),
         }
         handles = [
-            actor.options(name=f"{spec.name}/{SHARD_DIR.format(i)}", **options).remote(
+            actor.options(name=_actor_name(spec.name, path, i), **options).remote(
                 spec.name,
                 str(path / SHARD_DIR.format(i)),
                 encoder_spec=spec.encoder,
@@ -231,13 +269,25 @@ class ShardedCollection:
             )
             for i in range(spec.shards)
         ]
-        coll = cls(spec, path, handles, encoder, timeout_s)
-        coll._gather([h.count.remote() for h in handles])  # every shard up (or a clear error)
+        coll = cls(spec, path, handles, encoder, max(timeout_s, START_TIMEOUT_S))
+        coll._gather([h.count.remote() for h in handles], " (starting)")  # every shard up
+        coll.timeout_s = timeout_s
         return coll
+
+    @staticmethod
+    def end_actors(name: str, path: Path, shards: int) -> None:
+        """End whatever shard actors of the collection in ``path`` are running (a creation
+        that failed part-way), without waiting for them to close."""
+        ray = import_ray()
+        for i in range(shards):
+            try:
+                ray.kill(ray.get_actor(_actor_name(name, path, i), NAMESPACE), no_restart=True)
+            except ValueError:  # never started
+                continue
 
     def shutdown(self) -> None:
         """Commit and close every shard and end its actor (the collection stays on disk)."""
-        ray = _ray()
+        ray = import_ray()
         try:
             self._gather([h.close.remote() for h in self.shards])
         finally:
@@ -248,7 +298,9 @@ class ShardedCollection:
 
     def _gather(self, refs: list[Any], what: str = "") -> list[Any]:
         """Every shard's answer, or :class:`ShardUnavailable` after ``timeout_s``."""
-        ray = _ray()
+        ray = import_ray()
+        if self._gone is not None:
+            raise CollectionClosed(self._gone)
         try:
             return ray.get(refs, timeout=self.timeout_s)
         except (ray.exceptions.GetTimeoutError, ray.exceptions.RayActorError) as exc:
@@ -258,6 +310,37 @@ class ShardedCollection:
                 f"collection '{self.name}': a shard did not answer within {self.timeout_s:g} s "
                 f"({type(exc).__name__}){what}; retry in a few seconds"
             ) from exc
+
+    def _gather_some(
+        self,
+        refs: list[Any],
+        missing: list[int] | None,
+        timeout_s: float | None = None,
+        numbers: list[int] | None = None,
+    ) -> list[Any]:
+        """Each shard's answer, in order; with ``missing`` a list, a shard that does not answer
+        in time gets None and its number (``numbers[i]`` for ``refs[i]``; default ``i``) goes
+        into ``missing`` (else the request fails as in :meth:`_gather`)."""
+        if missing is None:
+            return self._gather(refs)
+        ray = import_ray()
+        if self._gone is not None:
+            raise CollectionClosed(self._gone)
+        timeout = self.timeout_s if timeout_s is None else timeout_s
+        ready, _ = ray.wait(refs, num_returns=len(refs), timeout=timeout)
+        done = set(ready)
+        out: list[Any] = []
+        for i, ref in enumerate(refs):
+            try:
+                out.append(ray.get(ref) if ref in done else None)
+            except ray.exceptions.RayActorError:
+                out.append(None)
+            if out[-1] is None:
+                ray.cancel(ref, force=False)
+                number = numbers[i] if numbers is not None else i
+                if number not in missing:
+                    missing.append(number)
+        return out
 
     def _per_shard(self, ids: Sequence[str], call: Callable[[Any, list[str]], Any]) -> list[Any]:
         """``call(shard, its ids)`` on each shard holding some of ``ids``, all at once."""
@@ -296,8 +379,11 @@ class ShardedCollection:
         params: SearchParams,
         vector: Sequence[float] | None = None,
         timings: dict[str, float] | None = None,
+        missing: list[int] | None = None,
     ) -> list[Hit]:
         """Search in any mode, with the answer one index holding every shard would give.
+        ``missing`` a list: shards that do not answer in time are left out (the answer is
+        then that of the shards that did) and their numbers added to it.
 
         Raises:
             SearchParamError: on a request no index could answer (no query text for BM25).
@@ -314,19 +400,29 @@ class ShardedCollection:
             if not query or not query.strip():
                 raise SearchParamError(f"mode {params.mode!r} needs a non-empty text query")
             t0 = time.perf_counter()
-            stats = TermStats.total(self._gather([s.term_stats.remote(query) for s in self.shards]))
+            parts_stats = self._gather_some(
+                [s.term_stats.remote(query) for s in self.shards], missing
+            )
+            stats = TermStats.total(p for p in parts_stats if p is not None)
             t["stats_ms"] = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
         asked = replace(params, budget=None)  # the text is fetched once, below
-        parts = self._gather([s.retrieve.remote(query, qvec, asked, stats) for s in self.shards])
+        asking = [i for i in range(len(self.shards)) if missing is None or i not in missing]
+        answers = self._gather_some(
+            [self.shards[i].retrieve.remote(query, qvec, asked, stats) for i in asking],
+            missing,
+            numbers=asking,
+        )
+        parts = [(i, a) for i, a in zip(asking, answers, strict=True) if a is not None]
         t["retrieve_ms"] = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
         lists: dict[str, Ranked] = {}
-        for name in parts[0][0]:
+        names = ["bm25"] if params.mode == "bm25" else ["dense"] if params.mode == "dense" else []
+        for name in names or ["bm25", "dense"]:
             depth = params.top if params.mode == name else params.candidate_depth
-            merged = merge_ranked([lists_[name] for lists_, _ in parts], depth)
+            merged = merge_ranked([lists_[name] for _, (lists_, _) in parts], depth)
             lists[name] = adjust_ties(merged) if name == "bm25" else merged
-        for i, (_, shard_t) in enumerate(parts):
+        for i, (_, shard_t) in parts:
             for key, ms in shard_t.items():
                 t[f"shard{i}_{key}"] = ms
         fused, weights = fuse(lists, params)
@@ -353,8 +449,22 @@ class ShardedCollection:
                 raise budget.exceeded()
         return found
 
-    def get(self, ids: Sequence[str], with_vectors: bool = False) -> list[DocOut]:
-        """Stored documents by id, in the order asked; absent ids are left out."""
+    def get(
+        self, ids: Sequence[str], with_vectors: bool = False, budget: TextBudget | None = None
+    ) -> list[DocOut]:
+        """Stored documents by id, in the order asked; absent ids are left out.
+
+        Raises:
+            ResponseTooLarge: when they do not all fit in ``budget``.
+        """
+        docs = self._get(ids, with_vectors)
+        if budget is not None:
+            budget.spend(sum(_chars(d) for d in docs))
+            if budget.left < 0:
+                raise budget.exceeded()
+        return docs
+
+    def _get(self, ids: Sequence[str], with_vectors: bool) -> list[DocOut]:
         by_id = {
             d.id: d
             for part in self._per_shard(ids, lambda s, part: s.get.remote(part, with_vectors))
@@ -368,17 +478,28 @@ class ShardedCollection:
         limit: int,
         with_vectors: bool = False,
         after: str | None = None,
+        budget: TextBudget | None = None,
     ) -> tuple[list[DocOut], str | None]:
         """One page of the documents matching a filter (None: any), in id order across every
-        shard: up to ``limit`` after the id ``after``, and the id to pass as ``after`` for the
-        next page (None on the last)."""
+        shard: up to ``limit`` after the id ``after`` (fewer where ``budget`` runs out, never
+        none while any is left), and the id to pass as ``after`` for the next page (None on
+        the last)."""
         parts = self._gather(
             [s.ids_after.remote(filter_json, limit + 1, after) for s in self.shards]
         )
         ids = sorted(i for part in parts for i in part)[: limit + 1]
         more = len(ids) > limit
-        ids = ids[:limit]
-        return self.get(ids, with_vectors), ids[-1] if more and ids else None
+        docs = self._get(ids[:limit], with_vectors)
+        if budget is not None:
+            kept = 0
+            for d in docs:
+                if kept and _chars(d) > budget.left:
+                    more = True
+                    break
+                budget.spend(_chars(d))
+                kept += 1
+            docs = docs[:kept]
+        return docs, docs[-1].id if more and docs else None
 
     def count(self) -> int:
         """Live documents over every shard."""
@@ -390,6 +511,25 @@ class ShardedCollection:
 
     def size_bytes(self) -> int:
         return sum(self._gather([s.size_bytes.remote() for s in self.shards]))
+
+    def shard_status(self) -> list[dict[str, Any]]:
+        """Each shard: its number, whether it answered within a few seconds, its documents."""
+        missing: list[int] = []
+        counts = self._gather_some(
+            [s.count.remote() for s in self.shards], missing, min(self.timeout_s, 2.0)
+        )
+        return [
+            {"shard": i, "up": n is not None, "documents": n if n is not None else 0}
+            for i, n in enumerate(counts)
+        ]
+
+    def maybe_commit(self) -> None:
+        """Nothing to do: each shard commits on its own timer."""
+
+    def close(self, why: str | None = None) -> None:
+        """Stop serving through this router; the shards keep running for other routers (they
+        commit on their own timer, and their logs hold every acknowledged write)."""
+        self._gone = why or f"collection '{self.name}' is closed"
 
     def pids(self) -> list[int]:
         """Each shard actor's process id, in shard order."""

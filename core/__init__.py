@@ -14,6 +14,7 @@ from lucene_hybrid.core.errors import (
     JvmError,
     LuceneHybridError,
     ManifestError,
+    PartUnavailable,
 )
 from lucene_hybrid.core.manifest import (
     BM25_DIR,
@@ -27,10 +28,11 @@ from lucene_hybrid.core.manifest import (
     write_manifest,
 )
 from lucene_hybrid.core.resources import config_path
-from lucene_hybrid.core.sharding import SHARD_DIR, by_shard, shard_of
+from lucene_hybrid.core.sharding import CLUSTER_FILE, SHARD_DIR, by_shard, shard_of
 from lucene_hybrid.core.text import lone_surrogate, open_text
 
 __all__ = [
+    "CLUSTER_FILE",
     "SHARD_DIR",
     "by_shard",
     "shard_of",
@@ -50,6 +52,7 @@ __all__ = [
     "LuceneHybridError",
     "Manifest",
     "ManifestError",
+    "PartUnavailable",
     "config_path",
     "lone_surrogate",
     "open_text",

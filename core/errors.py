@@ -30,3 +30,10 @@ class ManifestError(LuceneHybridError):
 
 class IndexBuildError(LuceneHybridError):
     """A Lucene index build failed; the target directory was left untouched."""
+
+
+class PartUnavailable(LuceneHybridError):
+    """A part of a collection (a shard) did not answer in time: its process is restarting or
+    its node is gone. Nothing partial was returned; the same request may succeed shortly."""
+
+    retry_after_s = 5

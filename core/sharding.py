@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
+CLUSTER_FILE = "cluster.json"  # marks a sharded collection's folder: name, shard count, settings
 SHARD_DIR = "shard-{:03d}"  # the folder of shard i inside a sharded collection's folder
 
 

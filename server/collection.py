@@ -24,7 +24,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -196,6 +196,62 @@ def vectors_for(
             )
         out[missing] = encoder.encode_documents([docs[i].text for i in missing])
     return out
+
+
+class ServedCollection(Protocol):
+    """What the API needs of a collection: a :class:`Collection` in this process, or one split
+    into shards on a cluster (``lucene_hybrid.cluster``)."""
+
+    name: str
+    path: Path
+    manifest: Manifest
+
+    def search(
+        self,
+        query: str | None,
+        params: SearchParams,
+        vector: Sequence[float] | None = None,
+        timings: dict[str, float] | None = None,
+        missing: list[int] | None = None,
+    ) -> list[Hit]:
+        """Hits for a search. ``missing`` None: every part of the collection answers or the
+        search fails; a list: parts that do not answer in time are left out and their
+        numbers added to it."""
+        ...
+
+    def upsert(self, docs: Sequence[DocIn]) -> int: ...
+
+    def get(
+        self, ids: Sequence[str], with_vectors: bool = False, budget: TextBudget | None = None
+    ) -> list[DocOut]: ...
+
+    def find(
+        self,
+        filter_json: str | None,
+        limit: int,
+        with_vectors: bool = False,
+        after: str | None = None,
+        budget: TextBudget | None = None,
+    ) -> tuple[list[DocOut], str | None]: ...
+
+    def delete(self, ids: Sequence[str]) -> int: ...
+
+    def delete_where(self, filter_json: str | None) -> int: ...
+
+    def embed(self, texts: Sequence[str], input_type: str = "query") -> np.ndarray: ...
+
+    def count(self) -> int: ...
+
+    def size_bytes(self) -> int: ...
+
+    def shard_status(self) -> list[dict[str, Any]] | None:
+        """Each shard's state (``shard``, ``up``, ``documents``), or None for a collection
+        held whole by this process."""
+        ...
+
+    def maybe_commit(self) -> None: ...
+
+    def close(self, why: str | None = None) -> None: ...
 
 
 class Collection:
@@ -523,8 +579,10 @@ class Collection:
         params: SearchParams,
         vector: Sequence[float] | None = None,
         timings: dict[str, float] | None = None,
+        missing: list[int] | None = None,
     ) -> list[Hit]:
-        """Search in any mode (see :class:`HybridSearcher`)."""
+        """Search in any mode (see :class:`HybridSearcher`). ``missing``: see
+        :class:`ServedCollection` (one part: it is never added to)."""
         self._recovered()
         return self.searcher.search(query, params, vector, timings)
 
@@ -630,3 +688,7 @@ class Collection:
     def size_bytes(self) -> int:
         """Bytes on disk of the whole collection directory."""
         return tree_bytes(self.path)
+
+    def shard_status(self) -> list[dict[str, Any]] | None:
+        """None: one process holds the whole collection (see :class:`ServedCollection`)."""
+        return None

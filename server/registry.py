@@ -11,13 +11,21 @@ import logging
 import re
 import shutil
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from lucene_hybrid.core.errors import LuceneHybridError
 from lucene_hybrid.core.manifest import Bm25Settings, HnswSettings, read_manifest
+from lucene_hybrid.core.sharding import CLUSTER_FILE
 from lucene_hybrid.indexing.encoders import Encoder, EncoderSpec
 from lucene_hybrid.search.exact import EXACT_MAX_DOCS
-from lucene_hybrid.server.collection import Collection, FileLimitReached, StorageError
+from lucene_hybrid.server.collection import (
+    Collection,
+    FileLimitReached,
+    ServedCollection,
+    StorageError,
+)
 from lucene_hybrid.server.files import (
     FILES_PER_COLLECTION,
     FILES_PER_WRITE,
@@ -60,6 +68,37 @@ class CollectionUnavailable(LuceneHybridError):
     """The collection exists on disk but could not be opened (the reason is in the message)."""
 
 
+class ShardingUnavailable(LuceneHybridError, ValueError):
+    """A sharded collection asked of a server that runs in one process (not ``--ray``)."""
+
+
+class Sharding(Protocol):
+    """How a server on a cluster opens, creates and removes sharded collections (the cluster
+    room provides it: ``lucene_hybrid.cluster.RaySharding``)."""
+
+    def open(
+        self, name: str, path: Path, encoder_for: Callable[[EncoderSpec], Encoder | None]
+    ) -> ServedCollection:
+        """Open the sharded collection in ``path`` (``encoder_for``: the server's models,
+        shared between collections)."""
+        ...
+
+    def create(
+        self,
+        name: str,
+        path: Path,
+        shards: int,
+        encoder_spec: EncoderSpec,
+        encoder: Encoder | None,
+        hnsw: HnswSettings | None,
+        bm25: Bm25Settings | None,
+    ) -> ServedCollection: ...
+
+    def remove(self, coll: ServedCollection) -> None:
+        """End a collection's shards, before its folder is removed."""
+        ...
+
+
 class InvalidName(LuceneHybridError, ValueError):
     """A collection name that could escape the data directory or is otherwise unusable."""
 
@@ -90,10 +129,12 @@ class Registry:
         exact_max_docs: int = EXACT_MAX_DOCS,
         connection_files: int = 0,
         write_slots: int = 32,
+        sharding: Sharding | None = None,
     ):
         """``connection_files``: the files kept for connections (the server's connection cap);
         ``write_slots``: the requests that may run at once. A new collection is refused while it
-        would leave too few of the rest for the writes that may run at once."""
+        would leave too few of the rest for the writes that may run at once. ``sharding``:
+        how to serve sharded collections (None: a server in one process, which serves none)."""
         self.root = data_dir / "collections"
         self.root.mkdir(parents=True, exist_ok=True)
         self.commit_interval_s = commit_interval_s
@@ -102,7 +143,8 @@ class Registry:
         self.connection_files = connection_files
         self.write_slots = write_slots
         self._lock = threading.Lock()
-        self._collections: dict[str, Collection] = {}
+        self.sharding = sharding
+        self._collections: dict[str, ServedCollection] = {}
         self._encoders: dict[str, Encoder] = {}
         self.failed: dict[str, str] = {}  # name -> why it is not open (it can be deleted)
 
@@ -157,15 +199,23 @@ class Registry:
                 f"would leave writes too few; {RAISE_LIMIT}"
             )
 
-    def _open(self, name: str, path: Path) -> Collection:
-        manifest = read_manifest(path)
-        coll = Collection(
-            name,
-            path,
-            encoder=self.encoder_for(manifest.encoder),
-            commit_interval_s=self.commit_interval_s,
-        )
-        self._tune(coll)
+    def _open(self, name: str, path: Path) -> ServedCollection:
+        coll: ServedCollection
+        if (path / CLUSTER_FILE).exists():
+            if self.sharding is None:
+                raise CollectionUnavailable(
+                    f"collection {name!r} is sharded: serve it on a Ray cluster (serve --ray)"
+                )
+            coll = self.sharding.open(name, path, self.encoder_for)
+        else:
+            manifest = read_manifest(path)
+            coll = Collection(
+                name,
+                path,
+                encoder=self.encoder_for(manifest.encoder),
+                commit_interval_s=self.commit_interval_s,
+            )
+            self._tune(coll)
         self._collections[name] = coll
         self.failed.pop(name, None)
         return coll
@@ -178,13 +228,13 @@ class Registry:
     def names(self) -> list[str]:
         return sorted(self._collections)
 
-    def open_collections(self) -> list[Collection]:
+    def open_collections(self) -> list[ServedCollection]:
         """The open collections, by name. One may be deleted while the caller reads it: its
         reads then raise ``CollectionClosed``."""
         open_now = dict(self._collections)  # one copy: a delete may run meanwhile
         return [open_now[name] for name in sorted(open_now)]
 
-    def get(self, name: str) -> Collection:
+    def get(self, name: str) -> ServedCollection:
         """The open collection ``name``.
 
         Raises:
@@ -205,29 +255,45 @@ class Registry:
         encoder_spec: EncoderSpec,
         hnsw: HnswSettings | None = None,
         bm25: Bm25Settings | None = None,
-    ) -> Collection:
-        """Create an empty collection."""
+        shards: int = 1,
+    ) -> ServedCollection:
+        """Create an empty collection; ``shards`` above 1 splits it over a cluster's shards.
+
+        Raises:
+            ShardingUnavailable: shards asked of a server in one process.
+        """
         check_name(name)
+        if shards > 1 and self.sharding is None:
+            raise ShardingUnavailable(
+                f"a collection of {shards} shards needs a server on a Ray cluster: start it "
+                "with `lucene-hybrid serve --ray` (or ask for 1 shard)"
+            )
         with self._lock:
             path = self.root / name
             if name in self._collections or path.exists() or path.is_symlink():
                 raise CollectionExists(f"collection {name!r} already exists")
-            self._check_room(name)
-            coll = Collection.create(
-                name,
-                path,
-                encoder_spec=encoder_spec,
-                encoder=self.encoder_for(encoder_spec),
-                hnsw=hnsw,
-                bm25=bm25,
-                commit_interval_s=self.commit_interval_s,
-            )
-            self._tune(coll)
+            coll: ServedCollection
+            if shards > 1:
+                assert self.sharding is not None
+                encoder = self.encoder_for(encoder_spec)
+                coll = self.sharding.create(name, path, shards, encoder_spec, encoder, hnsw, bm25)
+            else:
+                self._check_room(name)
+                coll = Collection.create(
+                    name,
+                    path,
+                    encoder_spec=encoder_spec,
+                    encoder=self.encoder_for(encoder_spec),
+                    hnsw=hnsw,
+                    bm25=bm25,
+                    commit_interval_s=self.commit_interval_s,
+                )
+                self._tune(coll)
             self._collections[name] = coll
             self.failed.pop(name, None)  # one configured but not attached at startup
             return coll
 
-    def attach(self, name: str, index_dir: Path) -> Collection:
+    def attach(self, name: str, index_dir: Path) -> ServedCollection:
         """Serve an index directory built by `lucene-hybrid index` as collection ``name``."""
         check_name(name)
         index_dir = index_dir.resolve()
@@ -264,6 +330,8 @@ class Registry:
                     log.exception("closing collection %s before deleting it failed", name)
                 del self._collections[name]
                 path = coll.path
+                if self.sharding is not None and not isinstance(coll, Collection):
+                    self.sharding.remove(coll)  # its shards end before their folders go
             try:
                 _remove(path, name)
             except OSError as exc:

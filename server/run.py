@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from lucene_hybrid.server.registry import Sharding
 from lucene_hybrid.server.settings import ServerSettings
 
 
-def serve(settings: ServerSettings) -> None:
+def serve(settings: ServerSettings, sharding: Sharding | None = None) -> None:
     """Serve until SIGINT/SIGTERM; collections commit and close on the way out.
 
     Args:
         settings: The validated server settings (``load_settings``).
+        sharding: How to serve sharded collections, on a cluster (None: in one process).
     """
     import uvicorn
 
@@ -18,7 +20,7 @@ def serve(settings: ServerSettings) -> None:
     from lucene_hybrid.server.logs import log_config
 
     max_connections = connection_cap(settings.limits.max_connections)
-    app, stats = create_app(settings, max_connections), ConnectionStats()
+    app, stats = create_app(settings, max_connections, sharding), ConnectionStats()
     app.state.metrics.connections.stats = stats  # /metrics reports what the protocol counts
     uvicorn.run(
         app,

@@ -56,6 +56,21 @@ class Limits(BaseModel):
     )
 
 
+class ClusterSettings(BaseModel):
+    """Serving on a Ray cluster (``serve --ray``): sharded collections, one actor a shard."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ray_address: str | None = Field(
+        default=None,
+        description="None: one process, no Ray; 'auto': the running cluster; or host:port",
+    )
+    shard_heap: str = Field(default="1g", description="each shard's JVM heap (-Xmx)")
+    shard_timeout_s: float = Field(
+        default=30.0, gt=0, description="how long a request waits for a shard before a 503"
+    )
+
+
 class ServerSettings(BaseSettings):
     """Everything `lucene-hybrid serve` can be told."""
 
@@ -85,6 +100,7 @@ class ServerSettings(BaseSettings):
     log_level: str = "info"
     log_format: Literal["text", "json"] = "text"
     limits: Limits = Field(default_factory=Limits)
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings)
 
     @field_validator("api_keys", mode="before")
     @classmethod

@@ -31,6 +31,7 @@ from lucene_hybrid.core.errors import (
     IndexBuildError,
     LuceneHybridError,
     ManifestError,
+    PartUnavailable,
 )
 from lucene_hybrid.indexing.build import BuildOptions, build_index
 from lucene_hybrid.search.filters import error_path
@@ -51,6 +52,8 @@ from lucene_hybrid.server.registry import (
     CollectionUnavailable,
     InvalidName,
     Registry,
+    Sharding,
+    ShardingUnavailable,
 )
 from lucene_hybrid.server.settings import ServerSettings
 
@@ -78,6 +81,7 @@ _STATUS: list[tuple[type[Exception], int, str]] = [
     (FileLimitReached, 507, "too_many_open_files"),  # before StorageError, its base
     (StorageError, 507, "insufficient_storage"),
     (CollectionUnavailable, 503, "collection_unavailable"),
+    (ShardingUnavailable, 400, "sharding_unavailable"),
 ]
 
 _HTTP_KINDS = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
@@ -223,11 +227,14 @@ def serving_environment() -> None:
         log.debug("torch was imported before the app: MKL keeps its per-thread buffers")
 
 
-def create_app(settings: ServerSettings, connection_files: int = 0) -> FastAPI:
+def create_app(
+    settings: ServerSettings, connection_files: int = 0, sharding: Sharding | None = None
+) -> FastAPI:
     """Build the app; collections open at startup and close (committed) at shutdown.
 
     ``connection_files``: the file descriptors to keep for connections (the server's connection
     cap); a new collection is refused while it would leave writes too few of the rest.
+    ``sharding``: how to serve sharded collections, on a cluster (None: in one process).
     """
     serving_environment()
 
@@ -241,6 +248,7 @@ def create_app(settings: ServerSettings, connection_files: int = 0) -> FastAPI:
             exact_max_docs=settings.exact_max_docs,
             connection_files=connection_files,
             write_slots=settings.limits.max_inflight,
+            sharding=sharding,
         )
         if settings.demo_collection:
             await asyncio.to_thread(_build_demo, registry)
@@ -320,6 +328,9 @@ def create_app(settings: ServerSettings, connection_files: int = 0) -> FastAPI:
             headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else {}
             kind = "unauthorized" if isinstance(exc, Unauthorized) else exc.kind
             return error_response(exc.status, kind, str(exc), **headers)
+        if isinstance(exc, PartUnavailable):
+            retry = str(exc.retry_after_s)
+            return error_response(503, "shard_unavailable", str(exc), **{"Retry-After": retry})
         for cls, status, kind in _STATUS:
             if isinstance(exc, cls):
                 return error_response(status, kind, str(exc))

@@ -26,8 +26,28 @@ class _CollectionsCollector:
         size = GaugeMetricFamily(
             "lucene_hybrid_collection_bytes", "bytes on disk", labels=["collection"]
         )
+        shard_docs = GaugeMetricFamily(
+            "lucene_hybrid_shard_documents",
+            "live documents in each shard of a sharded collection",
+            labels=["collection", "shard"],
+        )
+        shard_up = GaugeMetricFamily(
+            "lucene_hybrid_shard_up",
+            "1 while the shard answers, 0 while it does not",
+            labels=["collection", "shard"],
+        )
         if self.registry is not None:
             for coll in self.registry.open_collections():
+                shards = coll.shard_status()
+                if shards is not None:
+                    for s in shards:
+                        labels = [coll.name, str(s["shard"])]
+                        shard_up.add_metric(labels, 1 if s["up"] else 0)
+                        if s["up"]:
+                            shard_docs.add_metric(labels, s["documents"])
+                    if all(s["up"] for s in shards):
+                        docs.add_metric([coll.name], sum(s["documents"] for s in shards))
+                    continue
                 try:
                     count = coll.count()
                 except (CollectionClosed, CollectionRecovering):  # deleted, or 503 for now
@@ -36,6 +56,8 @@ class _CollectionsCollector:
                 size.add_metric([coll.name], coll.size_bytes())
         yield docs
         yield size
+        yield shard_docs
+        yield shard_up
 
 
 class _ConnectionsCollector:

@@ -34,6 +34,13 @@ class CollectionCreate(BaseModel):
     hnsw: HnswSettings = Field(default_factory=HnswSettings)
     bm25: Bm25Settings = Field(default_factory=Bm25Settings)
     path: str | None = Field(default=None, description="attach this existing index directory")
+    shards: int = Field(
+        default=1,
+        ge=1,
+        le=256,
+        description="split over this many shards (a server on a Ray cluster: serve --ray); "
+        "fixed at creation",
+    )
 
 
 class CollectionInfo(BaseModel):
@@ -42,6 +49,9 @@ class CollectionInfo(BaseModel):
     size_bytes: int
     path: str
     manifest: dict[str, Any]
+    shards: list[dict[str, Any]] | None = Field(
+        default=None, description="a sharded collection's shards: number, up, documents"
+    )
 
 
 class CollectionList(BaseModel):
@@ -195,6 +205,11 @@ class SearchRequest(BaseModel):
     include_text: bool = True
     explain: bool = Field(default=False, description="explain each hit's fused score")
     timings: bool = False
+    allow_partial: bool = Field(
+        default=False,
+        description="a sharded collection: answer without shards that do not answer in time "
+        "(named in missing_shards) instead of a 503",
+    )
 
 
 class HitOut(BaseModel):
@@ -217,6 +232,9 @@ class SearchResponse(BaseModel):
     mode: str
     hits: list[HitOut]
     timings_ms: dict[str, float] | None = None
+    missing_shards: list[int] | None = Field(
+        default=None, description="shards left out of this answer (allow_partial)"
+    )
 
 
 class BatchSearchRequest(BaseModel):

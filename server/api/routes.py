@@ -20,10 +20,10 @@ from lucene_hybrid.server.api import models as m
 from lucene_hybrid.server.api.errors import LimitExceeded, Unauthorized
 from lucene_hybrid.server.api.surrogates import SurrogateCheckedRoute, direct
 from lucene_hybrid.server.collection import (
-    Collection,
     CollectionClosed,
     CollectionRecovering,
     DocIn,
+    ServedCollection,
 )
 from lucene_hybrid.server.registry import CollectionNotFound, Registry, check_name
 from lucene_hybrid.server.settings import ServerSettings
@@ -71,11 +71,11 @@ async def require_read(
 
 async def get_collection(
     name: str, registry: Annotated[Registry, Depends(get_registry)]
-) -> Collection:
+) -> ServedCollection:
     return registry.get(check_name(name))
 
 
-async def read_collection(name: str, request: Request) -> Collection:
+async def read_collection(name: str, request: Request) -> ServedCollection:
     """The named collection after the read-key check: one dependency where the other routes
     solve four (FastAPI's per-request cost of each showed in the search path's profile)."""
     state = request.app.state
@@ -84,9 +84,9 @@ async def read_collection(name: str, request: Request) -> Collection:
 
 
 Settings = Annotated[ServerSettings, Depends(get_settings)]
-ReadColl = Annotated[Collection, Depends(read_collection)]
+ReadColl = Annotated[ServedCollection, Depends(read_collection)]
 Reg = Annotated[Registry, Depends(get_registry)]
-Coll = Annotated[Collection, Depends(get_collection)]
+Coll = Annotated[ServedCollection, Depends(get_collection)]
 ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": m.ErrorBody} for code in (400, 401, 403, 404, 409, 413, 422, 502, 503, 507)
 }
@@ -120,7 +120,7 @@ def _json(model: BaseModel) -> Response:
 
 
 def _search_one(
-    coll: Collection,
+    coll: ServedCollection,
     req: m.SearchRequest,
     settings: ServerSettings,
     metrics: object,
@@ -163,8 +163,9 @@ def _search_one(
         budget=budget or TextBudget(lim.max_response_chars),
     )
     timings: dict[str, float] = {}
+    missing: list[int] | None = [] if req.allow_partial else None
     start = time.perf_counter()
-    hits = coll.search(req.query, params, req.vector, timings)
+    hits = coll.search(req.query, params, req.vector, timings, missing)
     elapsed = time.perf_counter() - start
     metrics.searches.labels(req.mode).observe(elapsed)  # type: ignore[attr-defined]
     timings["total_ms"] = elapsed * 1000
@@ -187,10 +188,11 @@ def _search_one(
             for h in hits
         ],
         timings_ms={k: round(v, 3) for k, v in timings.items()} if req.timings else None,
+        missing_shards=sorted(missing) if missing else None,
     )
 
 
-def _read_collection_of(request: Request) -> Awaitable[Collection]:
+def _read_collection_of(request: Request) -> Awaitable[ServedCollection]:
     """`read_collection` for a direct call (see `direct`)."""
     return read_collection(request.path_params["name"], request)
 
@@ -238,13 +240,14 @@ async def batch_search(body: m.BatchSearchRequest, coll: ReadColl, request: Requ
 # -- collections ------------------------------------------------------------------------------
 
 
-def _info(coll: Collection) -> m.CollectionInfo:
+def _info(coll: ServedCollection) -> m.CollectionInfo:
     return m.CollectionInfo(
         name=coll.name,
         documents=coll.count(),
         size_bytes=coll.size_bytes(),
         path=str(coll.path.resolve()),
         manifest=coll.manifest.model_dump(mode="json"),
+        shards=coll.shard_status(),
     )
 
 
@@ -277,7 +280,9 @@ def create_collection(body: m.CollectionCreate, registry: Reg) -> m.CollectionIn
     if body.path:
         coll = registry.attach(body.name, Path(body.path))
     else:
-        coll = registry.create(body.name, body.encoder, hnsw=body.hnsw, bm25=body.bm25)
+        coll = registry.create(
+            body.name, body.encoder, hnsw=body.hnsw, bm25=body.bm25, shards=body.shards
+        )
     return _info(coll)
 
 
@@ -412,12 +417,20 @@ def readyz(request: Request) -> Response:
         body = {"error": {"type": "not_ready", "message": "starting up"}}
         return JSONResponse(body, status_code=503)
     registry: Registry = state.registry
-    status = 200 if not registry.failed else 503
-    body2 = {
+    shards = {}
+    for coll in registry.open_collections():
+        status_of = coll.shard_status()
+        if status_of is not None:
+            shards[coll.name] = status_of
+    down = any(not s["up"] for parts in shards.values() for s in parts)
+    status = 200 if not registry.failed and not down else 503
+    body2: dict[str, Any] = {
         "status": "ready" if status == 200 else "degraded",
         "collections": registry.names(),
         "failed": registry.failed,
     }
+    if shards:
+        body2["shards"] = shards
     return JSONResponse(body2, status_code=status)
 
 
