@@ -9,7 +9,7 @@ from lucene_hybrid.cluster.collection import (
     ShardedCollection,
     ShardUnavailable,
 )
-from lucene_hybrid.cluster.serving import RaySharding
+from lucene_hybrid.cluster.serving import RaySharding, connect_ray
 from lucene_hybrid.cluster.shard import Shard
 from lucene_hybrid.core.sharding import CLUSTER_FILE
 
@@ -21,4 +21,5 @@ __all__ = [
     "Shard",
     "ShardUnavailable",
     "ShardedCollection",
+    "connect_ray",
 ]

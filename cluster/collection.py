@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -126,7 +127,18 @@ def _chars(doc: DocOut) -> int:
     return len(doc.text) + len(json.dumps(doc.metadata))
 
 
+# Ray's core worker installs a failure signal handler that takes the JVM's own SIGSEGVs
+# (HotSpot's implicit null checks and safepoints, recovered from in normal running) for crashes
+# and kills the process. Every process here runs a JVM beside a core worker (the router when it
+# serves one-process collections too, each shard always), so the handler stays off in them. Ray
+# reads this when it is imported, and a worker process when it starts.
+NO_SIGNAL_HANDLER = {"RAY_DISABLE_FAILURE_SIGNAL_HANDLER": "1"}
+
+
 def import_ray() -> Any:
+    """Ray, imported with its failure signal handler off (see ``NO_SIGNAL_HANDLER``)."""
+    for key, value in NO_SIGNAL_HANDLER.items():
+        os.environ.setdefault(key, value)
     try:
         import ray
     except ImportError as exc:  # pragma: no cover - the cluster extra is installed by tests
@@ -254,6 +266,7 @@ class ShardedCollection:
             "max_concurrency": 16,  # searches and writes in threads (Lucene releases the GIL)
             "num_cpus": 0,
             "scheduling_strategy": "SPREAD",
+            "runtime_env": {"env_vars": dict(NO_SIGNAL_HANDLER)},
             **(actor_options or {}),
         }
         handles = [

@@ -10,11 +10,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lucene_hybrid.cluster.collection import ClusterSpec, ShardedCollection
+from lucene_hybrid.cluster.collection import ClusterSpec, ShardedCollection, import_ray
+from lucene_hybrid.core import jvm
 from lucene_hybrid.core.manifest import Bm25Settings, HnswSettings
 from lucene_hybrid.indexing.encoders import Encoder, EncoderSpec
 
 log = logging.getLogger(__name__)
+
+
+def connect_ray(address: str, **init_args: Any) -> None:
+    """Join the Ray cluster at ``address`` from a process that may already run a JVM: Ray's
+    driver installs crash handlers for signals the JVM handles itself, so the JVM's handlers are
+    put back (``jvm.keeping_signal_handlers``)."""
+    ray = import_ray()
+    if not ray.is_initialized():
+        with jvm.keeping_signal_handlers():
+            ray.init(address=address, logging_level=logging.WARNING, **init_args)
 
 
 class RaySharding:
@@ -39,11 +50,7 @@ class RaySharding:
         Raises:
             LuceneHybridError: without the cluster extra (``pip install 'lucene-hybrid[cluster]'``).
         """
-        from lucene_hybrid.cluster.collection import import_ray
-
-        ray = import_ray()
-        if not ray.is_initialized():
-            ray.init(address=address, logging_level=logging.WARNING)
+        connect_ray(address)
         return cls(**kwargs)
 
     def _options(self) -> dict[str, Any]:

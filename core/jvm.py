@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import ctypes
 import glob
 import logging
 import os
 import re
+import signal
 import subprocess
+import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -268,3 +273,31 @@ class Helpers:
                 cls.Analyzer = jclass("io.anserini.analysis.DefaultEnglishAnalyzer")
                 cls.Store = jclass("io.lucenehybrid.Store")
         return cls
+
+
+# HotSpot handles these signals itself: a SIGSEGV from an implicit null check or a safepoint
+# poll is recovered from in normal running. A library that installs its own handler for them
+# after the JVM started (Ray's driver: Python's faulthandler and Abseil's failure handler) turns
+# those into crashes of the whole process.
+_JVM_SIGNALS = (signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL, signal.SIGTRAP)
+_SIGACTION_BYTES = 256  # more than struct sigaction takes on any Linux ABI
+
+
+@contextmanager
+def keeping_signal_handlers() -> Iterator[None]:
+    """Run a block that may install process-wide handlers for the signals the JVM relies on,
+    then put back the ones in place before it (the JVM's, once it is started). Linux only;
+    elsewhere, or before the JVM starts, it changes nothing."""
+    libc = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
+    saved = {}
+    if libc is not None and _started is not None:
+        for sig in _JVM_SIGNALS:
+            buf = ctypes.create_string_buffer(_SIGACTION_BYTES)
+            if libc.sigaction(int(sig), None, buf) == 0:
+                saved[sig] = buf
+    try:
+        yield
+    finally:
+        for sig, buf in saved.items():
+            assert libc is not None
+            libc.sigaction(int(sig), buf, None)

@@ -25,7 +25,13 @@ import tempfile
 import threading
 import time
 
-os.environ.update({"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"})
+os.environ.update(
+    {
+        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+        "RAY_AUTH_MODE": "disabled",
+        "RAY_DISABLE_FAILURE_SIGNAL_HANDLER": "1",
+    }
+)
 
 
 def main() -> int:
@@ -38,13 +44,13 @@ def main() -> int:
     import ray
     from ray.cluster_utils import Cluster
 
-    from lucene_hybrid.cluster import ShardedCollection, ShardUnavailable
+    from lucene_hybrid.cluster import ShardedCollection, ShardUnavailable, connect_ray
     from lucene_hybrid.indexing.encoders import EncoderSpec
     from lucene_hybrid.server import DocIn
 
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2})
     cluster.add_node(num_cpus=2)
-    ray.init(address=cluster.address, logging_level="warning")
+    connect_ray(cluster.address)
     folder = tempfile.mkdtemp(prefix="kill9-shards-")
     spec = EncoderSpec(kind="precomputed", model="precomputed", dim=8)
     coll = ShardedCollection.open(
@@ -55,6 +61,16 @@ def main() -> int:
     stop = threading.Event()
     rng = random.Random(7)
 
+    def until_acknowledged(call, batch) -> None:
+        """As a client does: retry a batch that a shard did not answer in time."""
+        while True:
+            try:
+                call(batch)
+                return
+            except ShardUnavailable:
+                stats["retries"] += 1
+                time.sleep(0.2)
+
     def write() -> None:
         version = 0
         while not stop.is_set():
@@ -62,13 +78,7 @@ def main() -> int:
             ids = rng.sample(range(args.ids), 50)
             if version % 10 == 0:
                 gone = [f"d{i}" for i in ids[:10]]
-                while True:
-                    try:
-                        coll.delete(gone)
-                        break
-                    except ShardUnavailable:
-                        stats["retries"] += 1
-                        time.sleep(0.2)
+                until_acknowledged(coll.delete, gone)
                 for d in gone:
                     truth[d] = None
                 stats["deletes_acked"] += len(gone)
@@ -82,13 +92,7 @@ def main() -> int:
                 )
                 for i in ids
             ]
-            while True:
-                try:
-                    coll.upsert(docs)
-                    break
-                except ShardUnavailable:
-                    stats["retries"] += 1
-                    time.sleep(0.2)
+            until_acknowledged(coll.upsert, docs)
             for d in docs:
                 truth[d.id] = version
             stats["batches_acked"] += 1

@@ -25,7 +25,13 @@ from pathlib import Path
 import httpx
 import pytrec_eval
 
-os.environ.update({"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"})
+os.environ.update(
+    {
+        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+        "RAY_AUTH_MODE": "disabled",
+        "RAY_DISABLE_FAILURE_SIGNAL_HANDLER": "1",
+    }
+)
 from ray.cluster_utils import Cluster  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
@@ -40,7 +46,14 @@ data = Path(f"/tmp/shard-eval-{name}")
 subprocess.run(["rm", "-rf", str(data)])
 data.mkdir()
 env = {
-    **{k: os.environ[k] for k in ("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "RAY_AUTH_MODE")},
+    **{
+        k: os.environ[k]
+        for k in (
+            "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER",
+            "RAY_AUTH_MODE",
+            "RAY_DISABLE_FAILURE_SIGNAL_HANDLER",
+        )
+    },
     "LUCENE_HYBRID_CLUSTER__SHARD_HEAP": "512m",
     "LUCENE_HYBRID_COMMIT_INTERVAL_S": "5",
 }

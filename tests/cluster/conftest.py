@@ -11,19 +11,24 @@ import pytest
 # Ray binds to the machine's outward address and turns on token auth unless told otherwise: a
 # test cluster stays on 127.0.0.1, open to this machine only. Set before any Ray process starts.
 LOOPBACK = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"}
+# This process runs a JVM beside Ray's driver: Ray's failure signal handler must stay off in it
+# (and in every worker the cluster starts), as lucene_hybrid.cluster keeps it off.
+NO_SIGNAL_HANDLER = {"RAY_DISABLE_FAILURE_SIGNAL_HANDLER": "1"}
 
 
 @pytest.fixture(scope="session")
 def ray_cluster():
     """Two Ray nodes (a head and a worker) started by the test and stopped after it: never
     ``ray stop``, which would end every Ray process on the machine."""
-    os.environ.update(LOOPBACK)
+    os.environ.update({**LOOPBACK, **NO_SIGNAL_HANDLER})
     import ray
     from ray.cluster_utils import Cluster
 
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2})
     cluster.add_node(num_cpus=2)
-    ray.init(address=cluster.address, logging_level="warning")
+    from lucene_hybrid.cluster import connect_ray
+
+    connect_ray(cluster.address)  # this process's JVM keeps its signal handlers
     try:
         yield cluster
     finally:

@@ -98,15 +98,7 @@ public final class Search {
       float b,
       String filterJson)
       throws IOException {
-    Query q = new BagOfWordsQueryGenerator().buildQuery(field, analyzer, query);
-    Query filter = Metadata.parseFilter(filterJson);
-    if (filter != null) {
-      q =
-          new BooleanQuery.Builder()
-              .add(q, BooleanClause.Occur.MUST)
-              .add(filter, BooleanClause.Occur.FILTER)
-              .build();
-    }
+    Query q = bagOfWords(analyzer, field, query, filterJson);
     IndexSearcher shared = index.acquire();
     try {
       IndexSearcher searcher = new IndexSearcher(shared.getIndexReader());
@@ -115,6 +107,20 @@ public final class Search {
     } finally {
       index.release(shared);
     }
+  }
+
+  /** A bag-of-words query over {@code field}, within a metadata filter (JSON; null: none). */
+  static Query bagOfWords(Analyzer analyzer, String field, String query, String filterJson)
+      throws IOException {
+    Query q = new BagOfWordsQueryGenerator().buildQuery(field, analyzer, query);
+    Query filter = Metadata.parseFilter(filterJson);
+    if (filter == null) {
+      return q;
+    }
+    return new BooleanQuery.Builder()
+        .add(q, BooleanClause.Occur.MUST)
+        .add(filter, BooleanClause.Occur.FILTER)
+        .build();
   }
 
   /**

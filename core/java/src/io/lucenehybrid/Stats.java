@@ -9,8 +9,6 @@ import java.util.Set;
 import org.apache.lucene.analysis.Analyzer;
 import org.apache.lucene.index.IndexReader;
 import org.apache.lucene.index.Term;
-import org.apache.lucene.search.BooleanClause;
-import org.apache.lucene.search.BooleanQuery;
 import org.apache.lucene.search.CollectionStatistics;
 import org.apache.lucene.search.IndexSearcher;
 import org.apache.lucene.search.Query;
@@ -73,15 +71,7 @@ public final class Stats {
       String filterJson,
       String stats)
       throws IOException {
-    Query q = new BagOfWordsQueryGenerator().buildQuery(field, analyzer, query);
-    Query filter = Metadata.parseFilter(filterJson);
-    if (filter != null) {
-      q =
-          new BooleanQuery.Builder()
-              .add(q, BooleanClause.Occur.MUST)
-              .add(filter, BooleanClause.Occur.FILTER)
-              .build();
-    }
+    Query q = Search.bagOfWords(analyzer, field, query, filterJson);
     IndexSearcher shared = index.acquire();
     try {
       IndexSearcher searcher = new Global(shared.getIndexReader(), field, stats);
