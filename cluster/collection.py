@@ -22,9 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -43,9 +41,10 @@ from lucene_hybrid.core.errors import (
 )
 from lucene_hybrid.core.manifest import Bm25Settings, HnswSettings, Manifest
 from lucene_hybrid.core.sharding import CLUSTER_FILE, SHARD_DIR, by_shard
-from lucene_hybrid.indexing.encoders import Encoder, check_vectors, load_encoder
+from lucene_hybrid.indexing.encoders import Encoder, load_encoder
 from lucene_hybrid.search import (
     Hit,
+    QueryEmbeddings,
     Ranked,
     SearchParamError,
     SearchParams,
@@ -62,7 +61,6 @@ from lucene_hybrid.server.collection import CollectionClosed, vectors_for
 NAMESPACE = "lucene-hybrid"  # Ray namespace of the shard actors: front ends find them by name
 DEFAULT_TIMEOUT_S = 30.0
 START_TIMEOUT_S = 300.0  # a new shard's process, imports, JVM and log replay
-QUERY_CACHE_SIZE = 1024
 
 
 class ShardUnavailable(PartUnavailable):
@@ -122,9 +120,21 @@ def _actor_name(name: str, path: Path, shard: int) -> str:
     return f"{name}-{digest}/{SHARD_DIR.format(shard)}"
 
 
-def _chars(doc: DocOut) -> int:
+def _chars(text: str, metadata: dict[str, Any]) -> int:
     """What a document spends of a response's text budget: its text and metadata."""
-    return len(doc.text) + len(json.dumps(doc.metadata))
+    return len(text) + len(json.dumps(metadata))
+
+
+def _spend(budget: TextBudget | None, chars: int) -> None:
+    """Spend ``chars`` of ``budget`` (None: unbounded).
+
+    Raises:
+        ResponseTooLarge: when that is more than it has left.
+    """
+    if budget is not None:
+        budget.spend(chars)
+        if budget.left < 0:
+            raise budget.exceeded()
 
 
 # Ray's core worker installs a failure signal handler that takes the JVM's own SIGSEGVs
@@ -179,8 +189,7 @@ class ShardedCollection:
             corpus={"source": "api", "shards": spec.shards},
         )
         self._gone: str | None = None
-        self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._cache_lock = threading.Lock()
+        self.queries = QueryEmbeddings(self._encode_queries)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -363,28 +372,10 @@ class ShardedCollection:
 
     # -- reads --------------------------------------------------------------------------------
 
-    def _query_vector(
-        self, query: str | None, vector: Sequence[float] | None, params: SearchParams
-    ) -> np.ndarray:
-        if vector is not None:
-            return check_vectors(
-                np.asarray([vector]), self.spec.dim, self.spec.hnsw.vectors_normalized
-            )[0]
-        if not query or not query.strip():
-            raise SearchParamError(f"mode {params.mode!r} needs a text query or a vector")
+    def _encode_queries(self, queries: Sequence[str]) -> np.ndarray:
         if self.encoder is None:
             raise EncoderError("this collection has no query encoder; pass a query vector")
-        with self._cache_lock:
-            hit = self._query_cache.get(query)
-            if hit is not None:
-                self._query_cache.move_to_end(query)
-                return hit
-        vec = self.encoder.encode_queries([query])[0]
-        with self._cache_lock:
-            self._query_cache[query] = vec
-            while len(self._query_cache) > QUERY_CACHE_SIZE:
-                self._query_cache.popitem(last=False)
-        return vec
+        return self.encoder.encode_queries(list(queries))
 
     def search(
         self,
@@ -405,9 +396,8 @@ class ShardedCollection:
         t = timings if timings is not None else {}
         qvec = None
         if params.mode in ("dense", "hybrid"):
-            t0 = time.perf_counter()
-            qvec = self._query_vector(query, vector, params)
-            t["encode_ms"] = (time.perf_counter() - t0) * 1000
+            normalize = self.spec.hnsw.vectors_normalized
+            qvec = self.queries.vector(query, vector, params, self.spec.dim, normalize, t)
         stats = None
         if params.mode in ("bm25", "hybrid"):
             if not query or not query.strip():
@@ -430,8 +420,7 @@ class ShardedCollection:
         t["retrieve_ms"] = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
         lists: dict[str, Ranked] = {}
-        names = ["bm25"] if params.mode == "bm25" else ["dense"] if params.mode == "dense" else []
-        for name in names or ["bm25", "dense"]:
+        for name in ("bm25", "dense") if params.mode == "hybrid" else (params.mode,):
             depth = params.top if params.mode == name else params.candidate_depth
             merged = merge_ranked([lists_[name] for _, (lists_, _) in parts], depth)
             lists[name] = adjust_ties(merged) if name == "bm25" else merged
@@ -456,10 +445,7 @@ class ShardedCollection:
         found: dict[str, tuple[str, dict[str, Any]]] = {}
         for part in self._per_shard(ids, lambda s, part: s.fetch.remote(part)):
             found.update(part)
-        if budget is not None:
-            budget.spend(sum(len(t) + len(json.dumps(m)) for t, m in found.values()))
-            if budget.left < 0:
-                raise budget.exceeded()
+        _spend(budget, sum(_chars(t, m) for t, m in found.values()))
         return found
 
     def get(
@@ -471,10 +457,7 @@ class ShardedCollection:
             ResponseTooLarge: when they do not all fit in ``budget``.
         """
         docs = self._get(ids, with_vectors)
-        if budget is not None:
-            budget.spend(sum(_chars(d) for d in docs))
-            if budget.left < 0:
-                raise budget.exceeded()
+        _spend(budget, sum(_chars(d.text, d.metadata) for d in docs))
         return docs
 
     def _get(self, ids: Sequence[str], with_vectors: bool) -> list[DocOut]:
@@ -506,10 +489,11 @@ class ShardedCollection:
         if budget is not None:
             kept = 0
             for d in docs:
-                if kept and _chars(d) > budget.left:
+                chars = _chars(d.text, d.metadata)
+                if kept and chars > budget.left:
                     more = True
                     break
-                budget.spend(_chars(d))
+                budget.spend(chars)
                 kept += 1
             docs = docs[:kept]
         return docs, docs[-1].id if more and docs else None

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from lucene_hybrid.search.filters import Filter, filter_json, parse_filter
 from lucene_hybrid.search.fusion import RRF_K, linear, normalize, rrf
-from lucene_hybrid.search.hybrid import HybridSearcher, fuse, open_index, to_hits
+from lucene_hybrid.search.hybrid import (
+    HybridSearcher,
+    QueryEmbeddings,
+    fuse,
+    open_index,
+    to_hits,
+)
 from lucene_hybrid.search.lucene_search import Bm25Searcher, DenseSearcher, open_readonly
 from lucene_hybrid.search.merge import TermStats, adjust_ties, merge_ranked
 from lucene_hybrid.search.types import (
@@ -28,6 +34,7 @@ __all__ = [
     "Filter",
     "Hit",
     "HybridSearcher",
+    "QueryEmbeddings",
     "Ranked",
     "Scored",
     "SearchParamError",

@@ -60,6 +60,63 @@ class Searcher(Protocol):
     def close(self) -> None: ...
 
 
+class QueryEmbeddings:
+    """Recent query embeddings by text: the same text (a retry, the playground's three columns,
+    a paginating client) is encoded once. Encoders are deterministic."""
+
+    def __init__(self, encode: Callable[[Sequence[str]], np.ndarray], size: int = QUERY_CACHE_SIZE):
+        self.encode = encode
+        self.size = size  # 0 turns the cache off
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+    def get(self, query: str) -> np.ndarray:
+        """The query's embedding, from the cache or encoded now (and kept)."""
+        if not self.size:
+            return self.encode([query])[0]
+        with self._lock:
+            hit = self._cache.get(query)
+            if hit is not None:
+                self._cache.move_to_end(query)
+                return hit
+        vec = self.encode([query])[0]
+        vec.flags.writeable = False  # shared between requests
+        with self._lock:
+            self._cache[query] = vec
+            while len(self._cache) > self.size:
+                self._cache.popitem(last=False)
+        return vec
+
+    def vector(
+        self,
+        query: str | None,
+        vector: Sequence[float] | np.ndarray | None,
+        params: SearchParams,
+        dim: int,
+        normalize: bool,
+        timings: dict[str, float],
+    ) -> np.ndarray:
+        """A search's query vector: the caller's own (checked, and normalized where the index's
+        vectors are), or else the query text's embedding (its time in ``encode_ms``).
+
+        Raises:
+            EncoderError: a vector of the wrong size or not finite, or no encoder for text.
+            SearchParamError: neither a vector nor a text query.
+        """
+        if vector is not None:
+            return check_vectors(np.asarray([vector]), dim, normalize)[0]
+        if not query or not query.strip():
+            raise SearchParamError(f"mode {params.mode!r} needs a text query or a vector")
+        t0 = time.perf_counter()
+        qvec = self.get(query)
+        timings["encode_ms"] = (time.perf_counter() - t0) * 1000
+        return qvec
+
+
 class HybridSearcher:
     """BM25, dense and hybrid search over one lucene-hybrid index directory."""
 
@@ -93,19 +150,23 @@ class HybridSearcher:
         self._cores = os.cpu_count() or 1
         self._in_flight = 0
         self._in_flight_lock = threading.Lock()
-        # Recent query embeddings: the same text (a retry, the playground's three columns, a
-        # paginating client) is encoded once. Encoders are deterministic.
-        self.query_cache_size = QUERY_CACHE_SIZE  # 0 turns the cache off
-        self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._query_cache_lock = threading.Lock()
+        self.queries = QueryEmbeddings(self.query_vectors)
         # "auto" dense search is exact (brute force over a copy of the vectors) for collections
         # of up to exact.max_docs vectors (0: never), HNSW above (search/exact.py).
         self.exact = exact.ExactVectors(dense) if dense is not None else None
 
+    @property
+    def query_cache_size(self) -> int:
+        """Query embeddings kept (0: the cache is off)."""
+        return self.queries.size
+
+    @query_cache_size.setter
+    def query_cache_size(self, size: int) -> None:
+        self.queries.size = size
+
     def clear_query_cache(self) -> None:
         """Forget every cached query embedding (a benchmark that times the encoder calls it)."""
-        with self._query_cache_lock:
-            self._query_cache.clear()
+        self.queries.clear()
 
     def reopened(self, bm25: Bm25Searcher, dense: DenseSearcher) -> None:
         """Search new handles on the same indexes (a rollback closed the old ones): the halves
@@ -149,32 +210,8 @@ class HybridSearcher:
             raise SearchParamError(
                 f"index '{self.manifest.name}' is a BM25-only Pyserini index: use mode bm25"
             )
-        if vector is not None:
-            return check_vectors(
-                np.asarray([vector]), self.manifest.dim, self.manifest.hnsw.vectors_normalized
-            )[0]
-        if not query or not query.strip():
-            raise SearchParamError(f"mode {params.mode!r} needs a text query or a vector")
-        t0 = time.perf_counter()
-        qvec = self._cached_query_vector(query)
-        timings["encode_ms"] = (time.perf_counter() - t0) * 1000
-        return qvec
-
-    def _cached_query_vector(self, query: str) -> np.ndarray:
-        if not self.query_cache_size:
-            return self.query_vectors([query])[0]
-        with self._query_cache_lock:
-            hit = self._query_cache.get(query)
-            if hit is not None:
-                self._query_cache.move_to_end(query)
-                return hit
-        vec = self.query_vectors([query])[0]
-        vec.flags.writeable = False  # shared between requests
-        with self._query_cache_lock:
-            self._query_cache[query] = vec
-            while len(self._query_cache) > self.query_cache_size:
-                self._query_cache.popitem(last=False)
-        return vec
+        m = self.manifest
+        return self.queries.vector(query, vector, params, m.dim, m.hnsw.vectors_normalized, timings)
 
     def _split_halves(self, exact_copy: bool = False) -> bool:
         """Whether to run BM25 and the dense half on two threads."""

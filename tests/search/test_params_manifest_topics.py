@@ -151,18 +151,18 @@ def test_query_embeddings_are_cached_lru():
             return np.asarray([[len(t), 1.0] for t in texts], dtype=np.float32)
 
     searcher = HybridSearcher(manifest(), bm25=None, dense=object(), encoder=Encoder())  # type: ignore[arg-type]
-    first = searcher._cached_query_vector("volcano")
-    again = searcher._cached_query_vector("volcano")
+    first = searcher.queries.get("volcano")
+    again = searcher.queries.get("volcano")
     assert calls == [["volcano"]] and again is first and not first.flags.writeable
     for i in range(hybrid.QUERY_CACHE_SIZE):
-        searcher._cached_query_vector(f"q{i}")
-    searcher._cached_query_vector("volcano")  # evicted by 1,024 newer queries: encoded again
+        searcher.queries.get(f"q{i}")
+    searcher.queries.get("volcano")  # evicted by 1,024 newer queries: encoded again
     assert calls[-1] == ["volcano"] and len(calls) == hybrid.QUERY_CACHE_SIZE + 2
 
     searcher.query_cache_size = 0  # off (the HTTP benchmark's server): every query is encoded
     before = len(calls)
-    searcher._cached_query_vector("volcano")
-    searcher._cached_query_vector("volcano")
+    searcher.queries.get("volcano")
+    searcher.queries.get("volcano")
     assert len(calls) == before + 2
 
 
