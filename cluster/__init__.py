@@ -11,6 +11,7 @@ from lucene_hybrid.cluster.collection import (
 )
 from lucene_hybrid.cluster.serving import RaySharding, connect_ray
 from lucene_hybrid.cluster.shard import Shard
+from lucene_hybrid.cluster.stats import StatsCache
 from lucene_hybrid.core.sharding import CLUSTER_FILE
 
 __all__ = [
@@ -21,5 +22,6 @@ __all__ = [
     "Shard",
     "ShardUnavailable",
     "ShardedCollection",
+    "StatsCache",
     "connect_ray",
 ]

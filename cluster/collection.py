@@ -31,7 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from lucene_hybrid.cluster.shard import Shard
+from lucene_hybrid.cluster.shard import Shard, pack, unpack
+from lucene_hybrid.cluster.stats import StatsCache
 from lucene_hybrid.core.encoder_spec import EncoderSpec
 from lucene_hybrid.core.errors import (
     EncoderError,
@@ -48,18 +49,27 @@ from lucene_hybrid.search import (
     Ranked,
     SearchParamError,
     SearchParams,
+    ShardAnswer,
     TermStats,
+    TextBudget,
     adjust_ties,
+    analyzed_terms,
     fuse,
     merge_ranked,
+    stored_fields,
     to_hits,
 )
-from lucene_hybrid.search.types import TextBudget
 from lucene_hybrid.server import DocIn, DocOut
 from lucene_hybrid.server.collection import CollectionClosed, vectors_for
 
 NAMESPACE = "lucene-hybrid"  # Ray namespace of the shard actors: front ends find them by name
 DEFAULT_TIMEOUT_S = 30.0
+# A shard's answer carries the stored records of its candidates in the first INLINE_PAGES pages'
+# worth of places (up to INLINE_CHARS: small enough to travel inline in Ray's reply, not through
+# its object store). Fused pages mostly come from there; what does not is fetched after fusion.
+INLINE_PAGES = 3
+INLINE_CHARS = 32_000
+STALE_RETRIES = 2  # searches asked again after a shard's view moved on, before scoring anyway
 START_TIMEOUT_S = 300.0  # a new shard's process, imports, JVM and log replay
 
 
@@ -190,6 +200,7 @@ class ShardedCollection:
         )
         self._gone: str | None = None
         self.queries = QueryEmbeddings(self._encode_queries)
+        self._stats = StatsCache(spec.shards)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -389,6 +400,11 @@ class ShardedCollection:
         ``missing`` a list: shards that do not answer in time are left out (the answer is
         then that of the shards that did) and their numbers added to it.
 
+        One round trip to the shards in the usual case: BM25's statistics come from the
+        router's :class:`StatsCache` (asked of the shards only for terms it has not seen, or
+        after a write), and each shard's answer carries the stored fields of its best
+        candidates (the rest of a page, when any, is fetched after fusion).
+
         Raises:
             SearchParamError: on a request no index could answer (no query text for BM25).
             ShardUnavailable: when a shard does not answer within ``timeout_s``.
@@ -398,41 +414,99 @@ class ShardedCollection:
         if params.mode in ("dense", "hybrid"):
             normalize = self.spec.hnsw.vectors_normalized
             qvec = self.queries.vector(query, vector, params, self.spec.dim, normalize, t)
-        stats = None
+        asking = [i for i in range(len(self.shards)) if missing is None or i not in missing]
+        terms: list[str] = []
+        stats: TermStats | None = None
+        versions: list[str] | None = None
         if params.mode in ("bm25", "hybrid"):
             if not query or not query.strip():
                 raise SearchParamError(f"mode {params.mode!r} needs a non-empty text query")
-            t0 = time.perf_counter()
-            parts_stats = self._gather_some(
-                [s.term_stats.remote(query) for s in self.shards], missing
-            )
-            stats = TermStats.total(p for p in parts_stats if p is not None)
-            t["stats_ms"] = (time.perf_counter() - t0) * 1000
+            terms = analyzed_terms(query, self.spec.bm25.field)
+            stats, versions, asking = self._term_stats(query, terms, asking, missing, t)
         t0 = time.perf_counter()
-        asked = replace(params, budget=None)  # the text is fetched once, below
-        asking = [i for i in range(len(self.shards)) if missing is None or i not in missing]
-        answers = self._gather_some(
-            [self.shards[i].retrieve.remote(query, qvec, asked, stats) for i in asking],
-            missing,
-            numbers=asking,
-        )
-        parts = [(i, a) for i, a in zip(asking, answers, strict=True) if a is not None]
+        asked = replace(params, budget=None)  # the budget is spent once, on the page
+        ranks, chars = (params.top * INLINE_PAGES, INLINE_CHARS) if params.fetch_docs else (0, 0)
+        for attempt in range(STALE_RETRIES + 1):
+            if attempt == STALE_RETRIES:
+                versions = None  # the shards keep changing: score with what was last counted
+            refs = [
+                self.shards[i].retrieve.remote(
+                    pack(
+                        (query, qvec, asked, stats, versions[j] if versions else None, ranks, chars)
+                    )
+                )
+                for j, i in enumerate(asking)
+            ]
+            answers = [(i, unpack(a)) for i, a in self._ask(refs, asking, missing)]
+            stale = [(i, a) for i, a in answers if a.stale]
+            if not stale:
+                break
+            self._learn(stale)
+            asking = [i for i, _ in answers]
+            stats, versions, asking = self._term_stats(query or "", terms, asking, missing, t)
+        parts = [(i, a) for i, a in answers if not a.stale]
         t["retrieve_ms"] = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
         lists: dict[str, Ranked] = {}
         for name in ("bm25", "dense") if params.mode == "hybrid" else (params.mode,):
             depth = params.top if params.mode == name else params.candidate_depth
-            merged = merge_ranked([lists_[name] for _, (lists_, _) in parts], depth)
+            merged = merge_ranked([a.lists[name] for _, a in parts], depth)
             lists[name] = adjust_ties(merged) if name == "bm25" else merged
-        for i, (_, shard_t) in parts:
-            for key, ms in shard_t.items():
+        for i, a in parts:
+            for key, ms in a.timings.items():
                 t[f"shard{i}_{key}"] = ms
         fused, weights = fuse(lists, params)
         t["fusion_ms"] = (time.perf_counter() - t0) * 1000
-        t0 = time.perf_counter()
-        docs = self.fetch([f.docid for f in fused], params.budget) if params.fetch_docs else {}
-        t["fetch_ms"] = (time.perf_counter() - t0) * 1000
+        docs: dict[str, tuple[str, dict[str, Any]]] = {}
+        if params.fetch_docs:
+            t0 = time.perf_counter()
+            page = [f.docid for f in fused]
+            inline = {d: raw for _, a in parts for d, raw in a.docs.items()}
+            rest = [d for d in page if d not in inline]
+            docs = {d: stored_fields(inline[d]) for d in page if d in inline}
+            docs.update(self.fetch(rest) if rest else {})
+            _spend(params.budget, sum(_chars(text, meta) for text, meta in docs.values()))
+            t["fetch_ms"] = (time.perf_counter() - t0) * 1000
         return to_hits(fused, docs, weights, params)
+
+    def _term_stats(
+        self,
+        query: str,
+        terms: list[str],
+        asking: list[int],
+        missing: list[int] | None,
+        t: dict[str, float],
+    ) -> tuple[TermStats, list[str] | None, list[int]]:
+        """The collection's statistics of the query's ``terms`` over the shards ``asking``,
+        the version each shard's part was counted at, and the shards that answered: from the
+        cache, or asked of the shards (and learned) when it lacks any."""
+        known = self._stats.total(terms, asking)
+        if known is not None:
+            return known[0], known[1], asking
+        t0 = time.perf_counter()
+        refs = [self.shards[i].term_stats.remote(query) for i in asking]
+        told = self._ask(refs, asking, missing)
+        self._learn(told)
+        asking = [i for i, _ in told]
+        known = self._stats.total(terms, asking)
+        t["stats_ms"] = t.get("stats_ms", 0.0) + (time.perf_counter() - t0) * 1000
+        if known is not None:
+            return known[0], known[1], asking
+        # the shards' analysis gave other terms than the router's: use what they said, unchecked
+        return TermStats.total(a.stats for _, a in told if a.stats is not None), None, asking
+
+    def _ask(
+        self, refs: list[Any], shards: list[int], missing: list[int] | None
+    ) -> list[tuple[int, Any]]:
+        """The answers to ``refs`` (a call to each of ``shards``, in order) of the shards that
+        gave one, with their numbers (see :meth:`_gather_some`)."""
+        answers = self._gather_some(refs, missing, numbers=shards)
+        return [(i, a) for i, a in zip(shards, answers, strict=True) if a is not None]
+
+    def _learn(self, answers: list[tuple[int, ShardAnswer]]) -> None:
+        for i, a in answers:
+            if a.stats is not None:
+                self._stats.learn(i, a.version, a.stats)
 
     def fetch(
         self, ids: Sequence[str], budget: TextBudget | None = None

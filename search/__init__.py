@@ -11,8 +11,20 @@ from lucene_hybrid.search.hybrid import (
     open_index,
     to_hits,
 )
-from lucene_hybrid.search.lucene_search import Bm25Searcher, DenseSearcher, open_readonly
-from lucene_hybrid.search.merge import TermStats, adjust_ties, merge_ranked
+from lucene_hybrid.search.lucene_search import (
+    Bm25Searcher,
+    DenseSearcher,
+    analyzed_terms,
+    open_readonly,
+    stored_fields,
+)
+from lucene_hybrid.search.merge import (
+    ShardAnswer,
+    TermStats,
+    adjust_ties,
+    leading_ids,
+    merge_ranked,
+)
 from lucene_hybrid.search.types import (
     DEFAULT_ALPHA,
     DEFAULT_FUSION,
@@ -22,6 +34,7 @@ from lucene_hybrid.search.types import (
     Scored,
     SearchParamError,
     SearchParams,
+    TextBudget,
 )
 
 __all__ = [
@@ -39,10 +52,14 @@ __all__ = [
     "Scored",
     "SearchParamError",
     "SearchParams",
+    "ShardAnswer",
     "TermStats",
+    "TextBudget",
     "adjust_ties",
+    "analyzed_terms",
     "filter_json",
     "fuse",
+    "leading_ids",
     "linear",
     "merge_ranked",
     "normalize",
@@ -50,5 +67,6 @@ __all__ = [
     "open_readonly",
     "parse_filter",
     "rrf",
+    "stored_fields",
     "to_hits",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,21 @@ def open_readonly(path: Path) -> Any:
 
 def _parse(text: str) -> Ranked:
     return Ranked(*hit_columns(text))
+
+
+_ANALYZER: list[Any] = []  # the process's query analyzer, made on first use
+_ANALYZER_LOCK = threading.Lock()
+
+
+def analyzed_terms(query: str, field: str = "contents") -> list[str]:
+    """The query's terms as BM25 sees them (Anserini's analyzer, as at index time), each once,
+    in the order :meth:`Bm25Searcher.term_stats` lists them. Needs no index."""
+    java = jvm.Helpers.load()
+    with _ANALYZER_LOCK:
+        if not _ANALYZER:
+            _ANALYZER.append(java.Analyzer.newDefaultInstance())
+    text = java.Stats.analyze(_ANALYZER[0], field, query)
+    return text.split("\n") if text else []
 
 
 class _Half:
@@ -141,11 +157,24 @@ class Bm25Searcher(_Half):
         for docid, raw in zip(docids, raws, strict=False):
             if raw is not None:
                 chars += len(raw)
-                record = json.loads(raw)
-                out[docid] = (record.get("contents", ""), record.get("metadata") or {})
+                out[docid] = stored_fields(raw)
         if budget is not None:
             budget.spend(chars)
         return out, len(raws)
+
+    def stored(self, docids: Sequence[str], chars: int) -> dict[str, str]:
+        """The stored record (JSON: :func:`stored_fields` reads it) of each of ``docids``
+        found, read in order while they come to at most ``chars`` characters."""
+        if not docids:
+            return {}
+        raws = self._java.Search.raw(self._reader, list(docids), chars)
+        return {d: raw for d, raw in zip(docids, raws, strict=False) if raw is not None}
+
+
+def stored_fields(raw: str) -> tuple[str, dict[str, Any]]:
+    """A document's text and metadata from its stored record."""
+    record = json.loads(raw)
+    return record.get("contents", ""), record.get("metadata") or {}
 
 
 class DenseSearcher(_Half):

@@ -68,6 +68,37 @@ class TermStats:
         return cls(max_doc, doc_count, sum_ttf, sum_df, terms)
 
 
+@dataclass(frozen=True)
+class ShardAnswer:
+    """What one shard answers a router: the version of its view (a new one after any write it
+    made visible), and either its candidates (with the stored fields of the best of them,
+    saving the router a round trip for the usual page) or, when it was asked for statistics or
+    the statistics it was sent were counted at another version, its :class:`TermStats`."""
+
+    version: str
+    lists: dict[str, Ranked] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    stats: TermStats | None = None
+    docs: dict[str, str] = field(default_factory=dict)  # stored records, as read
+
+    @property
+    def stale(self) -> bool:
+        """The statistics sent were not this shard's current ones: nothing was searched."""
+        return self.stats is not None and not self.lists
+
+
+def leading_ids(lists: Iterable[Ranked], ranks: int) -> list[str]:
+    """The ids in the first ``ranks`` places of the lists, rank by rank across them, each once:
+    the documents a fused page most likely shows, most likely first."""
+    columns = [part.ids[:ranks] for part in lists]
+    out: dict[str, None] = {}
+    for rank in range(max((len(c) for c in columns), default=0)):
+        for column in columns:
+            if rank < len(column):
+                out.setdefault(column[rank])
+    return list(out)
+
+
 def merge_ranked(lists: Sequence[Ranked], depth: int) -> Ranked:
     """The best ``depth`` of several lists (each best first), by score, equal scores in id
     order (code point order, which is how one index breaks them)."""

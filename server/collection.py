@@ -44,8 +44,8 @@ from lucene_hybrid.indexing.encoders import Encoder, EncoderSpec, check_vectors,
 from lucene_hybrid.indexing.lucene_store import LuceneStore
 from lucene_hybrid.search.hybrid import HybridSearcher
 from lucene_hybrid.search.lucene_search import Bm25Searcher, DenseSearcher
-from lucene_hybrid.search.merge import TermStats
-from lucene_hybrid.search.types import Hit, Ranked, SearchParams, TextBudget
+from lucene_hybrid.search.merge import ShardAnswer, TermStats, leading_ids
+from lucene_hybrid.search.types import Hit, SearchParams, TextBudget
 from lucene_hybrid.server.files import EMFILE, RAISE_LIMIT
 from lucene_hybrid.server.wal import WriteAheadLog
 
@@ -284,6 +284,7 @@ class Collection:
             self.manifest.check_encoder(encoder.spec, encoder.dim)
         self.encoder = encoder
         self._view = ReadWriteLock()
+        self._opening = os.urandom(4).hex()  # a new one each time the halves are opened
         bm25, dense = self._open_store()
         self.searcher = HybridSearcher(
             self.manifest, bm25, dense, encoder, owns_handles=False, snapshot=self._reading
@@ -532,6 +533,7 @@ class Collection:
                     self.store.rollback()
                 self.wal.truncate_to(self._unrecovered)
                 self.searcher.reopened(*self._open_store())
+                self._opening = os.urandom(4).hex()
                 replayed = 0
                 for record in self.wal.replay():
                     self._apply(record)
@@ -623,10 +625,16 @@ class Collection:
 
     # -- what a router asks of a collection that is one shard of a larger one -----------------
 
-    def term_stats(self, query: str) -> TermStats:
-        """This collection's BM25 statistics of the query's terms (a router adds its shards')."""
+    def view_version(self) -> str:
+        """The version of what reads see: it changes whenever a write becomes visible, and
+        differs between two openings of the collection (a restart, a rollback)."""
+        return f"{self._opening}:{self.searcher.bm25.version()}"
+
+    def term_stats(self, query: str) -> ShardAnswer:
+        """This collection's BM25 statistics of the query's terms (a router adds its shards'),
+        and the version they were counted at."""
         with self._reading():
-            return self.searcher.bm25.term_stats(query)
+            return ShardAnswer(self.view_version(), stats=self.searcher.bm25.term_stats(query))
 
     def retrieve(
         self,
@@ -634,12 +642,34 @@ class Collection:
         qvec: np.ndarray | None,
         params: SearchParams,
         stats: TermStats | None,
-    ) -> tuple[dict[str, Ranked], dict[str, float]]:
+        version: str | None = None,
+        doc_ranks: int = 0,
+        doc_chars: int = 0,
+    ) -> ShardAnswer:
         """Each retriever's candidates before fusion (BM25 scored with a whole collection's
-        ``stats``; see :meth:`HybridSearcher.retrieve`), and the milliseconds each took."""
+        ``stats``; see :meth:`HybridSearcher.retrieve`), the milliseconds each took, and the
+        stored records of the documents in the first ``doc_ranks`` places of the lists, while
+        they come to at most ``doc_chars`` characters.
+
+        ``version``: the one ``stats`` were counted at. When it is not the current one, nothing
+        is searched and the answer carries this collection's statistics instead (the caller
+        adds them up again and asks once more).
+        """
+        start = time.perf_counter()
         timings: dict[str, float] = {}
         with self._reading():
-            return self.searcher.retrieve(query, qvec, params, timings, stats), timings
+            now = self.view_version()
+            if stats is not None and version is not None and version != now:
+                return ShardAnswer(now, stats=self.searcher.bm25.term_stats(query or ""))
+            lists = self.searcher.retrieve(query, qvec, params, timings, stats)
+            docs: dict[str, str] = {}
+            if doc_ranks and doc_chars:
+                t0 = time.perf_counter()
+                ids = leading_ids(lists.values(), doc_ranks)
+                docs = self.searcher.bm25.stored(ids, doc_chars)  # parsed by the router
+                timings["fetch_ms"] = (time.perf_counter() - t0) * 1000
+            timings["total_ms"] = (time.perf_counter() - start) * 1000
+            return ShardAnswer(now, lists, timings, docs=docs)
 
     def fetch(self, ids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
         """Stored text and metadata of the given documents, by id (absent ones left out)."""

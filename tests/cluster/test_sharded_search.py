@@ -98,3 +98,25 @@ def test_hnsw_recall_on_shards_is_at_least_one_index(single, sharded):
         return found / (10 * len(QUERIES))
 
     assert recall(sharded) >= recall(single)
+
+
+def test_a_write_through_another_router_is_scored_with_the_new_statistics(single, sharded, minilm):
+    """The router keeps its shards' BM25 statistics between searches; a write another router
+    made visible changes them, and the next search must score with the new ones."""
+    from lucene_hybrid.cluster import ShardedCollection
+    from lucene_hybrid.server import DocIn
+
+    params = SearchParams(mode="bm25", k=10)
+    query = "lambda expressions and generator functions"
+    assert ranking(sharded.search(query, params)) == ranking(single.search(query, params))
+    texts = [f"lambda expressions number {i} in a generator" for i in range(40)]
+    docs = [
+        DocIn(id=f"new{i:03d}", text=t, metadata={}, vector=v)
+        for i, (t, v) in enumerate(zip(texts, minilm.encode_documents(texts), strict=True))
+    ]
+    other = ShardedCollection.open("pydoc", sharded.path, encoder=minilm)  # the same actors
+    assert other.upsert(docs) == len(docs)
+    single.upsert(docs)
+    for q in (query, *QUERIES[:3]):
+        for p in (params, SearchParams(mode="hybrid", k=10, dense_search="exact")):
+            assert ranking(sharded.search(q, p)) == ranking(single.search(q, p)), q

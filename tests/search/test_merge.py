@@ -9,7 +9,15 @@ import pytest
 
 from lucene_hybrid.core import shard_of
 from lucene_hybrid.indexing.build import BuildOptions, build_index
-from lucene_hybrid.search import Ranked, TermStats, adjust_ties, merge_ranked, open_index
+from lucene_hybrid.search import (
+    Ranked,
+    TermStats,
+    adjust_ties,
+    analyzed_terms,
+    leading_ids,
+    merge_ranked,
+    open_index,
+)
 
 QUERIES = ["lucene vector search", "the apple pie", "hnsw graph recall", "bm25 ranking"]
 
@@ -77,3 +85,22 @@ def test_bm25_over_split_indexes_with_summed_statistics_equals_one_index(split):
             own = [s.bm25.search(query, 10, 0.9, 0.4) for s in shards]  # each its own stats
             assert merge_ranked(own, 10).scores != want.scores, "the statistics changed nothing"
     assert matched >= 3
+
+
+def test_leading_ids_go_rank_by_rank_across_the_lists_each_once():
+    bm25 = Ranked(["a", "b", "c", "d"], [4.0, 3.0, 2.0, 1.0])
+    dense = Ranked(["c", "e"], [0.9, 0.8])
+    assert leading_ids([bm25, dense], 3) == ["a", "c", "b", "e"]
+    assert leading_ids([bm25, dense], 0) == []
+
+
+def test_the_routers_analysis_gives_the_terms_an_index_counts(demo_index):
+    """A router with no index analyzes a query into exactly the terms a shard's statistics
+    list, in their order (it keeps statistics term by term)."""
+    s = open_index(demo_index, load_query_encoder=False)
+    try:
+        for query in QUERIES + ["The Apples, and apple PIES!", "the of and"]:
+            assert analyzed_terms(query) == list(s.bm25.term_stats(query).terms), query
+        assert sorted(analyzed_terms("lucene searching")) == ["lucen", "search"]
+    finally:
+        s.close()

@@ -56,6 +56,22 @@ public final class Stats {
   }
 
   /**
+   * The query's analyzed terms, one a line, as {@link #terms} lists them: a router that keeps
+   * each shard's statistics term by term sees which it holds without asking the shards.
+   */
+  public static String analyze(Analyzer analyzer, String field, String query) {
+    Query q = new BagOfWordsQueryGenerator().buildQuery(field, analyzer, query);
+    StringBuilder sb = new StringBuilder();
+    for (Term term : termsOf(q)) {
+      if (sb.length() > 0) {
+        sb.append('\n');
+      }
+      sb.append(term.text());
+    }
+    return sb.toString();
+  }
+
+  /**
    * As {@link Search#bm25}, scored with the collection-wide statistics {@code stats} (the sums of
    * every shard's {@link #terms}), and with the raw scores: the router merges the shards' lists
    * and then breaks ties as one index would.
