@@ -149,22 +149,33 @@ def _status(url: str, path: str) -> int:
 
 @contextmanager
 def serve(
-    index: Path, name: str, *, jvm_heap: str | None = None, timeout: float = 300
+    index: Path,
+    name: str,
+    *,
+    jvm_heap: str | None = None,
+    timeout: float = 300,
+    data_dir: Path | None = None,
+    args: Sequence[str] = (),
+    env: dict[str, str] | None = None,
 ) -> Iterator[tuple[str, int]]:
-    """Run ``lucene-hybrid serve`` on ``index`` on a free loopback port; yields (url, pid)."""
+    """Run ``lucene-hybrid serve`` on ``index`` on a free loopback port; yields (url, pid).
+    ``data_dir``: the server's (default: a new temporary one); ``args``: more of serve's
+    options; ``env``: more settings."""
     cli = str(Path(sys.executable).with_name("lucene-hybrid"))
     port = _free_port()
-    with tempfile.TemporaryDirectory(prefix="lh-bench-") as data:
+    with tempfile.TemporaryDirectory(prefix="lh-bench-") as scratch:
+        data = str(data_dir or scratch)
         cmd = [cli] + (["--jvm-heap", jvm_heap] if jvm_heap else [])
         cmd += ["serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", data]
-        cmd += ["--collection", f"{name}={index}"]
+        cmd += ["--collection", f"{name}={index}", *args]
         # No query-embedding cache: the warm-up and earlier rows send the same texts.
         env = {
             **os.environ,
             "LUCENE_HYBRID_DEMO_COLLECTION": "false",
             "LUCENE_HYBRID_QUERY_CACHE_SIZE": "0",
+            **(env or {}),
         }
-        log_path = Path(data) / "server.log"
+        log_path = Path(scratch) / "server.log"
         with open(log_path, "wb") as log:
             proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
             url = f"http://127.0.0.1:{port}"
@@ -244,7 +255,7 @@ def load(
     return latencies, errors[0], time.perf_counter() - start
 
 
-def _bodies(
+def search_bodies(
     queries: Sequence[str],
     vectors: Sequence[Sequence[float]] | np.ndarray | None,
     mode: str,
@@ -299,7 +310,7 @@ def run(
         with_vector = vectors is not None and mode != "bm25"
         inputs = ["text", "vector"] if with_vector else ["text"]
         for given in inputs:
-            bodies = _bodies(queries, vectors if given == "vector" else None, mode, k, depth)
+            bodies = search_bodies(queries, vectors if given == "vector" else None, mode, k, depth)
             for c in concurrency:
                 lat, errors, wall = load(url, path, bodies, c)
                 rows.append(
@@ -358,7 +369,7 @@ def _pairs(
 ) -> PairRow:
     payloads = [
         json.dumps(b).encode()
-        for b in _bodies(queries, vectors, params.mode, params.k, params.depth, timings=True)
+        for b in search_bodies(queries, vectors, params.mode, params.k, params.depth, timings=True)
     ]
 
     here: dict[int, float] = {}

@@ -147,6 +147,32 @@ def cmd_bench_peers(args: argparse.Namespace) -> int:
     return _report(result, args.output, bench_peers.markdown)
 
 
+def cmd_bench_cluster(args: argparse.Namespace) -> int:
+    """Sharded collections behind serve --ray beside one collection, in the same server."""
+    from lucene_hybrid.bench import cluster as bench_cluster
+
+    topics = list(read_topics(args.topics).values())[: args.limit]
+    searcher = open_index(args.index)
+    try:
+        result = bench_cluster.run(
+            Path(args.index),
+            searcher,
+            topics,
+            Path(args.work),
+            shards=[int(n) for n in args.shards.split(",") if n],
+            concurrency=[int(c) for c in args.concurrency.split(",") if c],
+            modes=[m for m in args.modes.split(",") if m],
+            k=args.k,
+            depth=args.depth,
+            heap=args.shard_heap,
+            ray_address=args.ray,
+            label=args.label or Path(args.index).name,
+        )
+    finally:
+        searcher.close()
+    return _report(result, args.output, bench_cluster.markdown)
+
+
 def cmd_bench_scale(args: argparse.Namespace) -> int:
     """Build and query collections of growing size: the cost curve."""
     from lucene_hybrid.bench import scale as bench_scale
@@ -267,6 +293,24 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--label", default=None)
     p.add_argument("--output", default=None, help="path stem for .json and .md")
     p.set_defaults(func=cmd_bench_peers)
+
+    p = bench_sub.add_parser(
+        "cluster", help="sharded collections on Ray beside one collection (extra: [cluster])"
+    )
+    p.add_argument("--index", required=True, help="a built index: its documents fill the shards")
+    p.add_argument("--topics", required=True, help="queries (tsv, BEIR jsonl, TREC)")
+    p.add_argument("--work", required=True, help="scratch folder (emptied) for the collections")
+    p.add_argument("--shards", default="1,2,4", help="comma list of shard counts")
+    p.add_argument("--concurrency", default="1,4,16", help="comma list of client counts")
+    p.add_argument("--modes", default="bm25,dense,hybrid")
+    p.add_argument("--limit", type=int, default=300, help="queries")
+    p.add_argument("--shard-heap", default="512m", help="each shard's JVM heap")
+    p.add_argument("--ray", default=None, help="a Ray cluster's address (default: two local nodes)")
+    p.add_argument("-k", type=int, default=10)
+    p.add_argument("--depth", type=int, default=100)
+    p.add_argument("--label", default=None)
+    p.add_argument("--output", default=None, help="path stem for .json and .md")
+    p.set_defaults(func=cmd_bench_cluster)
 
     p = bench_sub.add_parser("scale", help="build and query 10k / 100k / 1M documents")
     p.add_argument("--corpus", required=True, help="source passages (repeated with perturbation)")

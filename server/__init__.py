@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from lucene_hybrid.server.api.app import DEMO_CORPUS, create_app
 from lucene_hybrid.server.collection import Collection, DocIn, DocOut
-from lucene_hybrid.server.registry import Registry
+from lucene_hybrid.server.registry import COLLECTIONS_DIR, Registry
 from lucene_hybrid.server.run import serve
 from lucene_hybrid.server.settings import ServerSettings, load_settings
 
 __all__ = [
+    "COLLECTIONS_DIR",
     "DEMO_CORPUS",
     "Collection",
     "DocIn",

@@ -36,6 +36,7 @@ from lucene_hybrid.server.files import (
 
 log = logging.getLogger(__name__)
 
+COLLECTIONS_DIR = "collections"  # under the data directory: one folder per collection
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
@@ -135,7 +136,7 @@ class Registry:
         ``write_slots``: the requests that may run at once. A new collection is refused while it
         would leave too few of the rest for the writes that may run at once. ``sharding``:
         how to serve sharded collections (None: a server in one process, which serves none)."""
-        self.root = data_dir / "collections"
+        self.root = data_dir / COLLECTIONS_DIR
         self.root.mkdir(parents=True, exist_ok=True)
         self.commit_interval_s = commit_interval_s
         self.query_cache_size = query_cache_size
