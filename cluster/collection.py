@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -61,6 +62,8 @@ from lucene_hybrid.search import (
 )
 from lucene_hybrid.server import DocIn, DocOut
 from lucene_hybrid.server.collection import CollectionClosed, vectors_for
+
+log = logging.getLogger(__name__)
 
 NAMESPACE = "lucene-hybrid"  # Ray namespace of the shard actors: front ends find them by name
 DEFAULT_TIMEOUT_S = 30.0
@@ -319,10 +322,14 @@ class ShardedCollection:
                 continue
 
     def shutdown(self) -> None:
-        """Commit and close every shard and end its actor (the collection stays on disk)."""
+        """Commit and close every shard and end its actor (the collection stays on disk); also
+        after :meth:`close`, as when the collection is being deleted. A shard that does not
+        close within ``timeout_s`` is ended anyway: its log keeps what it acknowledged."""
         ray = import_ray()
         try:
-            self._gather([h.close.remote() for h in self.shards])
+            ray.get([h.close.remote() for h in self.shards], timeout=self.timeout_s)
+        except (ray.exceptions.GetTimeoutError, ray.exceptions.RayActorError):
+            log.warning("collection %s: a shard did not close; ending it anyway", self.name)
         finally:
             for h in self.shards:
                 ray.kill(h, no_restart=True)

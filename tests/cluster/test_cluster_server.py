@@ -4,6 +4,8 @@ while a shard is down."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 from serverproc import Server
@@ -79,6 +81,33 @@ def test_a_sharded_collection_answers_as_one_collection(server, pydoc_docs):
     assert [s["up"] for s in ready["shards"]["split"]] == [True, True, True]
     metrics = c.get("/metrics").text
     assert 'lucene_hybrid_shard_up{collection="split",shard="1"} 1.0' in metrics
+
+
+def test_deleting_a_sharded_collection_ends_its_shards_and_frees_the_name(server, pydoc_docs):
+    import ray
+
+    from lucene_hybrid.cluster import NAMESPACE
+
+    def shard_actors():
+        return [
+            a
+            for a in ray.util.list_named_actors(all_namespaces=True)
+            if a["namespace"] == NAMESPACE and a["name"].startswith("gone-")
+        ]
+
+    c = httpx.Client(base_url=server.url, timeout=120)
+    made = c.post("/v1/collections", json={"name": "gone", "shards": 2})
+    assert made.status_code == 201, made.text
+    path = made.json()["path"]
+    r = c.post("/v1/collections/gone/documents", json={"documents": docs_of(pydoc_docs, 20)})
+    assert r.status_code == 200 and len(shard_actors()) == 2
+    deleted = c.delete("/v1/collections/gone")
+    assert deleted.status_code in (200, 204), deleted.text
+    assert c.get("/v1/collections/gone").status_code == 404
+    assert not shard_actors()
+    assert not Path(path).exists()
+    again = c.post("/v1/collections", json={"name": "gone", "shards": 2})
+    assert again.status_code == 201 and again.json()["documents"] == 0
 
 
 def test_a_shard_down_answers_503_or_a_marked_partial_answer(server, ray_cluster):

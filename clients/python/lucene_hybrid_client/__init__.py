@@ -13,7 +13,7 @@ from .errors import (
     ServerError,
     Unauthorized,
 )
-from .models import CollectionInfo, Document, Hit, SearchRequest, SearchResult
+from .models import CollectionInfo, Document, Hit, SearchRequest, SearchResult, ShardInfo
 
 __all__ = [
     "AsyncClient",
@@ -32,5 +32,6 @@ __all__ = [
     "SearchRequest",
     "SearchResult",
     "ServerError",
+    "ShardInfo",
     "Unauthorized",
 ]

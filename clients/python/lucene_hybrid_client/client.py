@@ -73,8 +73,11 @@ class _Calls:
         hnsw: Mapping[str, Any] | None,
         bm25: Mapping[str, Any] | None,
         path: str | None,
+        shards: int | None = None,
     ) -> _Call[CollectionInfo]:
         body: dict[str, Any] = {"name": name}
+        if shards is not None:
+            body["shards"] = shards
         if dim is not None:  # the application embeds: vectors come with documents and queries
             body["encoder"] = {"kind": "precomputed", "dim": dim, **(encoder or {})}
         elif encoder is not None:
@@ -255,11 +258,13 @@ class Client(_Base):
         hnsw: Mapping[str, Any] | None = None,
         bm25: Mapping[str, Any] | None = None,
         path: str | None = None,
+        shards: int | None = None,
     ) -> CollectionInfo:
         """Create a collection: ``dim`` for vectors the application supplies, else ``encoder``
         (default: the server's all-MiniLM-L6-v2) embeds text server-side; ``path`` attaches a
-        batch-built index."""
-        return self._run(_Calls.create_collection(name, dim, encoder, hnsw, bm25, path))
+        batch-built index; ``shards`` splits it over that many shards (a server run with
+        ``serve --ray``; default 1)."""
+        return self._run(_Calls.create_collection(name, dim, encoder, hnsw, bm25, path, shards))
 
     def get_collection(self, name: str) -> CollectionInfo:
         return self._run(_Calls.get_collection(name))
@@ -403,8 +408,11 @@ class AsyncClient(_Base):
         hnsw: Mapping[str, Any] | None = None,
         bm25: Mapping[str, Any] | None = None,
         path: str | None = None,
+        shards: int | None = None,
     ) -> CollectionInfo:
-        return await self._run(_Calls.create_collection(name, dim, encoder, hnsw, bm25, path))
+        return await self._run(
+            _Calls.create_collection(name, dim, encoder, hnsw, bm25, path, shards)
+        )
 
     async def get_collection(self, name: str) -> CollectionInfo:
         return await self._run(_Calls.get_collection(name))

@@ -71,6 +71,7 @@ class LuceneHybridVectorStore(VectorStore):
         search_options: dict[str, Any] | None = None,
         create_collection: bool = True,
         batch_size: int = 256,
+        shards: int | None = None,
     ):
         self.collection_name = collection_name
         self._embedding = embedding
@@ -79,6 +80,7 @@ class LuceneHybridVectorStore(VectorStore):
         self.mode = mode
         self.search_options = dict(search_options or {})
         self.batch_size = batch_size
+        self.shards = shards  # of a collection this store creates (a server run with --ray)
         self._ensure_collection(create_collection)
 
     def _ensure_collection(self, create: bool) -> None:
@@ -88,7 +90,7 @@ class LuceneHybridVectorStore(VectorStore):
         except NotFound:
             if not create:
                 raise
-            self.client.create_collection(self.collection_name, dim=dim)
+            self.client.create_collection(self.collection_name, dim=dim, shards=self.shards)
             return
         if dim is not None and dim != info.dim:
             raise ValueError(

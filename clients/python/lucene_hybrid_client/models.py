@@ -46,6 +46,16 @@ class SearchResult(BaseModel):
     timings_ms: dict[str, float] | None = None
 
 
+class ShardInfo(BaseModel):
+    """One shard of a sharded collection (a server run with ``serve --ray``)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    shard: int
+    up: bool
+    documents: int
+
+
 class CollectionInfo(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -54,6 +64,7 @@ class CollectionInfo(BaseModel):
     size_bytes: int
     path: str
     manifest: dict[str, Any]
+    shards: list[ShardInfo] | None = None  # a sharded collection's, in shard order
 
     @property
     def dim(self) -> int:
