@@ -108,3 +108,24 @@ def demo_server(folder: Path) -> Iterator[Server]:
         yield srv
     finally:
         srv.stop()
+
+
+# A Ray cluster of the tests stays on 127.0.0.1, with no token (see docs/cluster.md).
+RAY_LOOPBACK = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"}
+
+
+@contextmanager
+def ray_server(address: str, data: Path, **settings: str) -> Iterator[Server]:
+    """`lucene-hybrid serve --ray ADDRESS` on loopback, shard heaps of 256 MB, commits every
+    second; ``settings``: more LUCENE_HYBRID_* variables."""
+    env = {
+        **RAY_LOOPBACK,
+        "LUCENE_HYBRID_CLUSTER__SHARD_HEAP": "256m",
+        "LUCENE_HYBRID_COMMIT_INTERVAL_S": "1",
+        **settings,
+    }
+    srv = Server(data, None, "--ray", address, env=env).start(timeout=300)
+    try:
+        yield srv
+    finally:
+        srv.stop()

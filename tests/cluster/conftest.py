@@ -7,10 +7,8 @@ from __future__ import annotations
 import os
 
 import pytest
+from serverproc import RAY_LOOPBACK
 
-# Ray binds to the machine's outward address and turns on token auth unless told otherwise: a
-# test cluster stays on 127.0.0.1, open to this machine only. Set before any Ray process starts.
-LOOPBACK = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"}
 # This process runs a JVM beside Ray's driver: Ray's failure signal handler must stay off in it
 # (and in every worker the cluster starts), as lucene_hybrid.cluster keeps it off.
 NO_SIGNAL_HANDLER = {"RAY_DISABLE_FAILURE_SIGNAL_HANDLER": "1"}
@@ -20,7 +18,7 @@ NO_SIGNAL_HANDLER = {"RAY_DISABLE_FAILURE_SIGNAL_HANDLER": "1"}
 def ray_cluster():
     """Two Ray nodes (a head and a worker) started by the test and stopped after it: never
     ``ray stop``, which would end every Ray process on the machine."""
-    os.environ.update({**LOOPBACK, **NO_SIGNAL_HANDLER})
+    os.environ.update({**RAY_LOOPBACK, **NO_SIGNAL_HANDLER})
     import ray
     from ray.cluster_utils import Cluster
 

@@ -10,23 +10,15 @@ from collections.abc import Iterator
 import pytest
 from langchain_tests.integration_tests.vectorstores import VectorStoreIntegrationTests
 from lucene_hybrid_client.langchain import LuceneHybridVectorStore
-from serverproc import Server
+from serverproc import Server, ray_server
 
 _names = itertools.count()
 
 
 @pytest.fixture(scope="module")
 def cluster_server(ray_cluster, tmp_path_factory) -> Iterator[Server]:
-    data = tmp_path_factory.mktemp("lc-cluster") / "data"
-    env = {
-        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
-        "RAY_AUTH_MODE": "disabled",
-        "LUCENE_HYBRID_CLUSTER__SHARD_HEAP": "256m",
-        "LUCENE_HYBRID_COMMIT_INTERVAL_S": "1",
-    }
-    srv = Server(data, None, "--ray", ray_cluster.address, env=env).start(timeout=300)
-    yield srv
-    srv.stop()
+    with ray_server(ray_cluster.address, tmp_path_factory.mktemp("lc-cluster") / "data") as srv:
+        yield srv
 
 
 class TestShardedVectorStore(VectorStoreIntegrationTests):

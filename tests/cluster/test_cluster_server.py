@@ -8,22 +8,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from serverproc import Server
+from serverproc import Server, ray_server
 
 
 @pytest.fixture(scope="module")
 def server(ray_cluster, tmp_path_factory):
     data = tmp_path_factory.mktemp("served") / "data"
-    env = {
-        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
-        "RAY_AUTH_MODE": "disabled",
-        "LUCENE_HYBRID_CLUSTER__SHARD_HEAP": "256m",
-        "LUCENE_HYBRID_CLUSTER__SHARD_TIMEOUT_S": "5",
-        "LUCENE_HYBRID_COMMIT_INTERVAL_S": "1",
-    }
-    srv = Server(data, None, "--ray", ray_cluster.address, env=env).start(timeout=300)
-    yield srv
-    srv.stop()
+    with ray_server(ray_cluster.address, data, LUCENE_HYBRID_CLUSTER__SHARD_TIMEOUT_S="5") as srv:
+        yield srv
 
 
 def docs_of(pydoc_docs, n):
