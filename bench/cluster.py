@@ -33,7 +33,7 @@ import numpy as np
 
 from lucene_hybrid.bench.common import machine, percentile, vm_kib
 from lucene_hybrid.bench.http import Connection, load, search_bodies, serve
-from lucene_hybrid.cluster import ShardedCollection, connect_ray
+from lucene_hybrid.cluster import NO_SIGNAL_HANDLER, ShardedCollection, connect_ray
 from lucene_hybrid.core.errors import LuceneHybridError
 from lucene_hybrid.search import HybridSearcher
 from lucene_hybrid.server import COLLECTIONS_DIR, DocIn
@@ -43,7 +43,7 @@ from lucene_hybrid.server import COLLECTIONS_DIR, DocIn
 LOCAL_CLUSTER_ENV = {
     "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
     "RAY_AUTH_MODE": "disabled",
-    "RAY_DISABLE_FAILURE_SIGNAL_HANDLER": "1",
+    **NO_SIGNAL_HANDLER,
 }
 SINGLE = "single"
 SHARD_TOTAL = re.compile(r"shard\d+_total_ms")  # a shard's own time, in a search's timings
@@ -149,14 +149,7 @@ def router_cost(url: str, name: str, shards: int, bodies: Sequence[dict[str, Any
             if status != 200:
                 raise LuceneHybridError(f"{name}: search answered {status}: {data[:300]!r}")
             t = json.loads(data)["timings_ms"]
-            shard = max(
-                (
-                    ms
-                    for key, ms in t.items()
-                    if key.startswith("shard") and key.endswith("_total_ms")
-                ),
-                default=0.0,
-            )
+            shard = max((ms for key, ms in t.items() if SHARD_TOTAL.fullmatch(key)), default=0.0)
             server.append(t["total_ms"])
             slowest.append(shard)
             router.append(t["total_ms"] - shard)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from lucene_hybrid.cluster.collection import (
     NAMESPACE,
+    NO_SIGNAL_HANDLER,
     ClusterSpec,
     ShardedCollection,
     ShardUnavailable,
@@ -17,6 +18,7 @@ from lucene_hybrid.core.sharding import CLUSTER_FILE
 __all__ = [
     "CLUSTER_FILE",
     "NAMESPACE",
+    "NO_SIGNAL_HANDLER",
     "ClusterSpec",
     "RaySharding",
     "Shard",

@@ -451,7 +451,7 @@ class ShardedCollection:
             self._learn(stale)
             asking = [i for i, _ in answers]
             stats, versions, asking = self._term_stats(query or "", terms, asking, missing, t)
-        parts = [(i, a) for i, a in answers if not a.stale]
+        parts = answers  # none stale: the last try sends no version
         t["retrieve_ms"] = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
         lists: dict[str, Ranked] = {}

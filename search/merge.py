@@ -71,7 +71,7 @@ class TermStats:
 @dataclass(frozen=True)
 class ShardAnswer:
     """What one shard answers a router: the version of its view (a new one after any write it
-    made visible), and either its candidates (with the stored fields of the best of them,
+    made visible), and either its candidates (with the stored records of the best of them,
     saving the router a round trip for the usual page) or, when it was asked for statistics or
     the statistics it was sent were counted at another version, its :class:`TermStats`."""
 

@@ -284,7 +284,6 @@ class Collection:
             self.manifest.check_encoder(encoder.spec, encoder.dim)
         self.encoder = encoder
         self._view = ReadWriteLock()
-        self._opening = os.urandom(4).hex()  # a new one each time the halves are opened
         bm25, dense = self._open_store()
         self.searcher = HybridSearcher(
             self.manifest, bm25, dense, encoder, owns_handles=False, snapshot=self._reading
@@ -294,8 +293,10 @@ class Collection:
         self._last_commit = time.monotonic()
 
     def _open_store(self) -> tuple[Bm25Searcher, DenseSearcher]:
-        """Open both halves for writing (``self.store``) and searchers over the same handles."""
+        """Open both halves for writing (``self.store``) and searchers over the same handles;
+        each opening gets a token of its own (see :meth:`view_version`)."""
         self.store = LuceneStore(self.path, self.manifest)
+        self._opening = os.urandom(4).hex()
         m = self.manifest
         return (
             Bm25Searcher(self.store.bm25, m.bm25.field),
@@ -533,7 +534,6 @@ class Collection:
                     self.store.rollback()
                 self.wal.truncate_to(self._unrecovered)
                 self.searcher.reopened(*self._open_store())
-                self._opening = os.urandom(4).hex()
                 replayed = 0
                 for record in self.wal.replay():
                     self._apply(record)

@@ -37,6 +37,7 @@ from ray.cluster_utils import Cluster  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
 from serverproc import Server  # noqa: E402
 
+from lucene_hybrid.bench.cluster import documents  # noqa: E402
 from lucene_hybrid.search import open_index  # noqa: E402
 
 name, idx, topics, qrels_file = sys.argv[1:5]
@@ -60,20 +61,11 @@ env = {
 srv = Server(data / "data", None, "--ray", cluster.address, env=env).start(timeout=600)
 try:
     s = open_index(idx, load_query_encoder=False)
-    snap = s.dense.snapshot()
-    docs = []
-    for i in range(0, len(snap.ids), 500):
-        ids = snap.ids[i : i + 500]
-        found = s.bm25.fetch(ids)
-        docs += [
-            {
-                "id": d,
-                "text": found[d][0],
-                "metadata": found[d][1],
-                "vector": snap.matrix[i + j].tolist(),
-            }
-            for j, d in enumerate(ids)
-        ]
+    docs = [
+        {"id": d.id, "text": d.text, "metadata": d.metadata, "vector": d.vector.tolist()}
+        for batch in documents(s, 500)
+        for d in batch
+    ]
     c = httpx.Client(base_url=srv.url, timeout=600)
     for coll, shards in (("one", 1), ("four", 4)):
         r = c.post("/v1/collections", json={"name": coll, "shards": shards})
