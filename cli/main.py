@@ -167,6 +167,10 @@ def cmd_index(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         progress=not args.quiet,
     )
+    if args.shards != 1 or args.ray is not None:
+        return _index_on_ray(args, opts)
+    if args.resume:
+        raise LuceneHybridError("--resume continues sharded builds (--shards N, --ray)")
     report = build_index(opts)
     m = report.manifest
     t = m.timings
@@ -194,6 +198,52 @@ def cmd_index(args: argparse.Namespace) -> int:
         result = bench_encode.build_report(report, opts.index)
         js, md = write(result, Path(args.report), bench_encode.index_markdown)
         print(f"build report written to {js} and {md}")
+    return 0
+
+
+def _index_on_ray(args: argparse.Namespace, opts: BuildOptions) -> int:
+    from lucene_hybrid.cluster.build import CHUNK_LINES, build_sharded
+    from lucene_hybrid.core.sharding import SHARD_DIR
+
+    if args.report:
+        raise LuceneHybridError(
+            "--report describes single-process builds; a sharded build prints its own"
+        )
+    report = build_sharded(
+        opts,
+        args.shards,
+        address=args.ray,
+        resume=args.resume,
+        encoders=args.encoders,
+        chunk_lines=args.chunk_lines or CHUNK_LINES,
+    )
+    n = report.documents
+    t = report.timings
+    spec = report.spec
+    print(
+        f"indexed {n} documents into {opts.index} as {spec.shards} shards "
+        f"({spec.encoder.describe()}, {spec.dim} dims; serve it with `serve --ray`)"
+    )
+    if report.chunks_resumed or report.shards_resumed:
+        print(
+            f"resumed: {report.chunks_resumed} of {report.chunks} chunks and "
+            f"{report.shards_resumed} of {spec.shards} shards were staged already"
+        )
+    if report.skipped_lines:
+        line, reason = report.skipped_lines[0]
+        print(f"skipped {len(report.skipped_lines)} malformed lines, first: line {line}: {reason}")
+    rate = lambda s: f"{n / s:,.0f} docs/s" if s > 0 else "-"  # noqa: E731
+    print(
+        f"time {t['total_s']:.1f}s: plan {t['plan_s']:.1f}s, read+encode {t['encode_s']:.1f}s "
+        f"({rate(t['encode_s'])}, {report.encoders} encoder actors), "
+        f"index {t['index_s']:.1f}s ({rate(t['index_s'])}, shards side by side)"
+    )
+    for b in report.shards:
+        bt = b.timings
+        print(
+            f"  {SHARD_DIR.format(b.shard)}: {b.documents} documents, "
+            + ", ".join(f"{k.removesuffix('_s')} {v:.1f}s" for k, v in bt.items())
+        )
     return 0
 
 
@@ -424,6 +474,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--memory-mb", type=int, default=512, help="Lucene RAM buffer per indexer")
     p.add_argument("--overwrite", action="store_true", help="replace an existing index")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--shards",
+        type=int,
+        default=1,
+        help="build a sharded collection of this many shards on Ray (served by serve --ray)",
+    )
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="auto",
+        default=None,
+        metavar="ADDRESS",
+        help="build on the Ray cluster at ADDRESS (default: auto, the one running here); with "
+        "--shards above 1 and no --ray, a Ray is started for the build",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="sharded builds: continue an interrupted build (staged chunks are not encoded again)",
+    )
+    p.add_argument(
+        "--encoders",
+        type=int,
+        default=None,
+        help="sharded builds: encoder actors (default: one per GPU, else one per node)",
+    )
+    p.add_argument(
+        "--chunk-lines",
+        type=int,
+        default=None,
+        help="sharded builds: corpus lines per chunk, the unit of encoding and of --resume",
+    )
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("search", help="search an index: one query, or a topic file to a run file")

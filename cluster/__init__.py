@@ -1,8 +1,10 @@
 """Shards on Ray: a collection split by id hash over shard actors, searched and written through
-a router whose answers equal one index's (collection-wide BM25 statistics, global merge)."""
+a router whose answers equal one index's (collection-wide BM25 statistics, global merge), and
+built from a corpus by Ray Data's encoder actors and side-by-side shard builds."""
 
 from __future__ import annotations
 
+from lucene_hybrid.cluster.build import ShardedBuildReport, build_sharded
 from lucene_hybrid.cluster.collection import (
     NAMESPACE,
     NO_SIGNAL_HANDLER,
@@ -22,8 +24,10 @@ __all__ = [
     "ClusterSpec",
     "RaySharding",
     "Shard",
+    "ShardedBuildReport",
     "ShardUnavailable",
     "ShardedCollection",
     "StatsCache",
+    "build_sharded",
     "connect_ray",
 ]

@@ -92,20 +92,21 @@ class ClusterSpec:
     hnsw: HnswSettings
     bm25: Bm25Settings
     created_at: str = ""
+    build: dict[str, Any] | None = None  # a collection built by `index --shards`: how
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "created_at": self.created_at,
-                "name": self.name,
-                "shards": self.shards,
-                "encoder": self.encoder.model_dump(),
-                "dim": self.dim,
-                "hnsw": self.hnsw.model_dump(),
-                "bm25": self.bm25.model_dump(),
-            },
-            indent=2,
-        )
+        record = {
+            "created_at": self.created_at,
+            "name": self.name,
+            "shards": self.shards,
+            "encoder": self.encoder.model_dump(),
+            "dim": self.dim,
+            "hnsw": self.hnsw.model_dump(),
+            "bm25": self.bm25.model_dump(),
+        }
+        if self.build is not None:
+            record["build"] = self.build
+        return json.dumps(record, indent=2)
 
     @classmethod
     def read(cls, path: Path) -> ClusterSpec:
@@ -119,6 +120,7 @@ class ClusterSpec:
                 hnsw=HnswSettings(**raw["hnsw"]),
                 bm25=Bm25Settings(**raw["bm25"]),
                 created_at=raw.get("created_at", ""),
+                build=raw.get("build"),
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ManifestError(

@@ -17,7 +17,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -97,7 +97,7 @@ def progress_bar(total: int | None, desc: str, enabled: bool) -> tqdm:
     return tqdm(total=total, desc=desc, unit="doc", disable=not enabled, dynamic_ncols=True)
 
 
-class _ShardWriter:
+class DocShards:
     """Writes jsonl lines into numbered gzip shards of at most SHARD_DOCS lines."""
 
     def __init__(self, folder: Path, stem: str):
@@ -188,7 +188,7 @@ def stage_documents(
     Returns:
         (documents written, documents with metadata, characters in the longest line).
     """
-    writer = _ShardWriter(out / "docs", "docs")
+    writer = DocShards(out / "docs", "docs")
     vec_writer = VectorShards(out / "vectors", "vectors") if dim is not None else None
     ids: list[str] = []
     vectors: list[Any] = []
@@ -317,7 +317,7 @@ def _index_thread(name: str, fn: Any, results: dict[str, Any]) -> threading.Thre
     return thread
 
 
-def _check_target(opts: BuildOptions) -> None:
+def check_target(opts: BuildOptions) -> None:
     if opts.index.exists() and not opts.overwrite:
         raise IndexBuildError(
             f"{opts.index} already exists; pass --overwrite to replace it (the old index stays "
@@ -401,7 +401,7 @@ def build_index(opts: BuildOptions, encoder: Encoder | None = None) -> BuildRepo
     """
     opts.index.parent.mkdir(parents=True, exist_ok=True)
     clean_leftovers(opts.index)
-    _check_target(opts)
+    check_target(opts)
     started = time.perf_counter()
     tmp = opts.index.with_name(f".{opts.index.name}.building-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -442,56 +442,132 @@ def _build(
     if n_docs == 0:
         raise IndexBuildError(f"{opts.corpus}: no documents to index")
 
+    t0 = time.perf_counter()
+    clock = stream.Clock()
+    encode_s = 0.0
+
+    def encode() -> None:
+        nonlocal encode_s
+        # Encoding (torch) and BM25 indexing (Java threads) overlap: both release the GIL.
+        with stream.clocked(encoder, clock):
+            encode_staged(staging, encoder, n_docs, longest, progress=opts.progress)
+        encode_s = time.perf_counter() - t0
+
+    bm25, hnsw, timings = index_halves(
+        staging, tmp, opts, n_docs, during_bm25=None if precomputed else encode
+    )
+    manifest = finish_index(
+        tmp,
+        opts,
+        dim=encoder.dim,
+        documents=(n_docs, n_meta),
+        halves=(bm25, hnsw),
+        skipped=len(stats.skipped),
+        timings={"read_s": read_s, "encode_s": encode_s, **timings},
+        started=started,
+        engine=engine,
+    )
+    return BuildReport(manifest, stats.skipped, clock.shares(encode_s))
+
+
+def index_halves(
+    staging: Path,
+    out: Path,
+    opts: BuildOptions,
+    n_docs: int,
+    *,
+    during_bm25: Callable[[], None] | None = None,
+) -> tuple[Any, Any, dict[str, float]]:
+    """Index the staged documents (``staging/docs``) into BM25 and their vectors
+    (``staging/vectors``) into HNSW, under ``out``: the build's Lucene stage.
+
+    BM25 indexes in a thread of its own, beside ``during_bm25`` (the encode stage, which writes
+    the vectors) when given, else beside the HNSW build.
+
+    Returns:
+        Anserini's counts of each half, and the seconds each took.
+    """
     results: dict[str, Any] = {}
-    bm25_bar = progress_bar(n_docs, "bm25 index", opts.progress and precomputed)
+    bm25_bar = progress_bar(n_docs, "bm25 index", opts.progress and during_bm25 is None)
     bm25_thread = _index_thread(
         "bm25",
         lambda: lucene_writer.build_bm25(
             staging / "docs",
-            tmp / BM25_DIR,
+            out / BM25_DIR,
             threads=opts.threads,
             memory_mb=opts.memory_mb,
             progress=lambda n: bm25_bar.update(n - bm25_bar.n),
         ),
         results,
     )
-    t0 = time.perf_counter()
-    clock = stream.Clock()
+
+    def hnsw() -> Any:
+        with progress_bar(n_docs, "hnsw index", opts.progress) as bar:
+            return lucene_writer.build_hnsw(
+                staging / "vectors",
+                out / HNSW_DIR,
+                M=opts.hnsw.M,
+                ef_construction=opts.hnsw.ef_construction,
+                quantization=opts.hnsw.quantization,
+                threads=opts.threads,
+                memory_mb=opts.memory_mb,
+                progress=lambda n: bar.update(n - bar.n),
+            )
+
+    hnsw_result: Any = None
     try:
-        if not precomputed:
-            # Encoding (torch) and BM25 indexing (Java threads) overlap: both release the GIL.
-            with stream.clocked(encoder, clock):
-                encode_staged(staging, encoder, n_docs, longest, progress=opts.progress)
-        encode_s = time.perf_counter() - t0
+        if during_bm25 is not None:
+            during_bm25()
+        else:
+            t0 = time.perf_counter()
+            hnsw_result = hnsw()
+            hnsw_s = time.perf_counter() - t0
     finally:
-        # Also after a failed encoding: nothing may write into tmp once the caller removes it.
+        # Also after a failure: nothing may write into ``out`` once the caller removes it.
         bm25_thread.join()
     bm25_bar.close()
     bm25 = results["bm25"]
     if isinstance(bm25, BaseException):
         raise bm25
+    if hnsw_result is None:
+        t0 = time.perf_counter()
+        hnsw_result = hnsw()
+        hnsw_s = time.perf_counter() - t0
+    return bm25, hnsw_result, {"bm25_index_s": results["bm25_s"], "hnsw_index_s": hnsw_s}
 
-    t0 = time.perf_counter()
-    with progress_bar(n_docs, "hnsw index", opts.progress) as bar:
-        hnsw = lucene_writer.build_hnsw(
-            staging / "vectors",
-            tmp / HNSW_DIR,
-            M=opts.hnsw.M,
-            ef_construction=opts.hnsw.ef_construction,
-            quantization=opts.hnsw.quantization,
-            threads=opts.threads,
-            memory_mb=opts.memory_mb,
-            progress=lambda n: bar.update(n - bar.n),
-        )
-    hnsw_s = time.perf_counter() - t0
 
+def finish_index(
+    out: Path,
+    opts: BuildOptions,
+    *,
+    dim: int,
+    documents: tuple[int, int],
+    halves: tuple[Any, Any],
+    skipped: int,
+    timings: dict[str, float],
+    started: float,
+    engine: dict[str, str],
+) -> Manifest:
+    """Make the metadata filterable in both halves and write the manifest of the index built
+    under ``out``: the build's last stage.
+
+    Args:
+        documents: The documents indexed, and how many of them carry metadata.
+        halves: Anserini's counts of the BM25 and the HNSW half.
+        skipped: Malformed lines skipped.
+        timings: Seconds per stage so far (rounded here; the total is added).
+        started: ``time.perf_counter()`` when the build began.
+        engine: Lucene's and Anserini's versions (``lucene_writer.versions()``).
+    """
+    n_docs, n_meta = documents
+    bm25, hnsw = halves
     if bm25.empty:
         log.warning("%d documents have no text: they are in the dense index only", bm25.empty)
     manifest = Manifest(
         name=opts.index.name,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         encoder=opts.encoder,
-        dim=encoder.dim,
+        dim=dim,
         bm25=opts.bm25,
         hnsw=opts.hnsw,
         documents=n_docs,
@@ -499,7 +575,7 @@ def _build(
             "bm25": bm25.indexed,
             "bm25_empty": bm25.empty,
             "dense": hnsw.indexed,
-            "skipped_lines": len(stats.skipped),
+            "skipped_lines": skipped,
         },
         corpus={"path": str(opts.corpus.resolve()), "format": opts.fmt or "auto"},
         versions={
@@ -507,28 +583,22 @@ def _build(
             "pyserini": pkg_version("pyserini"),
             **engine,
         },
-        timings={
-            "read_s": round(read_s, 3),
-            "encode_s": round(encode_s, 3),
-            "bm25_index_s": round(results["bm25_s"], 3),
-            "hnsw_index_s": round(hnsw_s, 3),
-            "total_s": round(time.perf_counter() - started, 3),
-        },
+        timings={k: round(v, 3) for k, v in timings.items()},
     )
     if n_meta:
         # Anserini stores metadata only inside the raw JSON: make it filterable in both halves.
         t0 = time.perf_counter()
-        store = LuceneStore(tmp, manifest)
+        store = LuceneStore(out, manifest)
         try:
             store.backfill_metadata()
             store.commit()
         finally:
             store.close()
         manifest.timings["metadata_s"] = round(time.perf_counter() - t0, 3)
-        manifest.timings["total_s"] = round(time.perf_counter() - started, 3)
+    manifest.timings["total_s"] = round(time.perf_counter() - started, 3)
     manifest.counts["with_metadata"] = n_meta
-    write_manifest(tmp, manifest)
-    return BuildReport(manifest, stats.skipped, clock.shares(encode_s))
+    write_manifest(out, manifest)
+    return manifest
 
 
 __all__ = ["BuildOptions", "BuildReport", "LuceneHybridError", "build_index"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -186,49 +186,89 @@ def read_corpus(
     opener = gzip.open if is_gzip(path) else open
     seen: set[str] | None = set() if unique_ids else None
     with readable(path), opener(path, "rb") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            try:
-                line = (raw.removeprefix(BOM) if lineno == 1 else raw).decode("utf-8")
-            except UnicodeDecodeError as exc:
-                reason = f"not valid UTF-8 ({exc.reason})"
-                if not skip_malformed:
-                    raise CorpusError(f"{path}:{lineno}: {reason}") from exc
-                stats.skipped.append((lineno, reason))
-                continue
-            if not line.strip():
-                continue
-            try:
-                if fmt == "msmarco":
-                    doc = _parse_msmarco(line)
-                else:
-                    record = json.loads(line)
-                    if not isinstance(record, dict):
-                        raise ValueError("expected a JSON object")
-                    if fmt == "beir":
-                        doc = _parse_beir(record)
-                    elif fmt == "pyserini":
-                        doc = _parse_pyserini(record)
-                    else:
-                        doc = _parse_jsonl(record, fields)
-                    # only an escape can make a surrogate: the line itself was strict UTF-8
-                    if "\\u" in line and (
-                        problem := lone_surrogate(doc.docid, "id")
-                        or lone_surrogate(doc.text, "text")
-                        or lone_surrogate(doc.metadata, "metadata")
-                    ):
-                        raise ValueError(problem)
-                if seen is not None:
-                    if doc.docid in seen:
-                        raise ValueError(f"duplicate id {doc.docid[:80]!r}: an earlier line has it")
-                    seen.add(doc.docid)
-            except (ValueError, TypeError) as exc:
-                reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-                if not skip_malformed:
-                    raise CorpusError(
-                        f"{path}:{lineno}: malformed {fmt} record: {reason} "
-                        "(fix the line, or pass --skip-malformed to skip and count such lines)"
-                    ) from exc
-                stats.skipped.append((lineno, reason))
-                continue
-            stats.read += 1
+        lines = enumerate(fh, start=1)
+        for _, doc in parse_lines(
+            path, lines, fmt, fields, skip_malformed=skip_malformed, stats=stats, seen=seen
+        ):
             yield doc
+
+
+def parse_lines(
+    path: Path,
+    lines: Iterable[tuple[int, bytes]],
+    fmt: CorpusFormat,
+    fields: JsonlFields,
+    *,
+    skip_malformed: bool,
+    stats: ReadStats,
+    seen: set[str] | None = None,
+) -> Iterator[tuple[int, Document]]:
+    """Parse numbered raw lines of the corpus file ``path`` (any stretch of it: a reader that
+    starts part-way gives the lines' true numbers), as :func:`read_corpus` does.
+
+    Yields:
+        Each document with the number of its line.
+
+    Args:
+        seen: The ids met so far, when a repeated id is malformed (updated here).
+
+    Raises:
+        CorpusError: on a malformed line when ``skip_malformed`` is False, naming ``path`` and
+            the line number.
+    """
+    for lineno, raw in lines:
+        try:
+            line = (raw.removeprefix(BOM) if lineno == 1 else raw).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            reason = f"not valid UTF-8 ({exc.reason})"
+            if not skip_malformed:
+                raise CorpusError(f"{path}:{lineno}: {reason}") from exc
+            stats.skipped.append((lineno, reason))
+            continue
+        if not line.strip():
+            continue
+        try:
+            if fmt == "msmarco":
+                doc = _parse_msmarco(line)
+            else:
+                record = json.loads(line)
+                if not isinstance(record, dict):
+                    raise ValueError("expected a JSON object")
+                if fmt == "beir":
+                    doc = _parse_beir(record)
+                elif fmt == "pyserini":
+                    doc = _parse_pyserini(record)
+                else:
+                    doc = _parse_jsonl(record, fields)
+                # only an escape can make a surrogate: the line itself was strict UTF-8
+                if "\\u" in line and (
+                    problem := lone_surrogate(doc.docid, "id")
+                    or lone_surrogate(doc.text, "text")
+                    or lone_surrogate(doc.metadata, "metadata")
+                ):
+                    raise ValueError(problem)
+            if seen is not None:
+                if doc.docid in seen:
+                    raise ValueError(duplicate_id(doc.docid))
+                seen.add(doc.docid)
+        except (ValueError, TypeError) as exc:
+            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+            if not skip_malformed:
+                raise malformed(path, lineno, fmt, reason) from exc
+            stats.skipped.append((lineno, reason))
+            continue
+        stats.read += 1
+        yield lineno, doc
+
+
+def duplicate_id(docid: str) -> str:
+    """Why a line whose id an earlier line had is malformed."""
+    return f"duplicate id {docid[:80]!r}: an earlier line has it"
+
+
+def malformed(path: Path, lineno: int, fmt: str, reason: str) -> CorpusError:
+    """The error that stops a build at a malformed line (``file:line: reason``)."""
+    return CorpusError(
+        f"{path}:{lineno}: malformed {fmt} record: {reason} "
+        "(fix the line, or pass --skip-malformed to skip and count such lines)"
+    )

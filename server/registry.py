@@ -295,10 +295,16 @@ class Registry:
             return coll
 
     def attach(self, name: str, index_dir: Path) -> ServedCollection:
-        """Serve an index directory built by `lucene-hybrid index` as collection ``name``."""
+        """Serve an index directory built by `lucene-hybrid index` as collection ``name`` (a
+        sharded one, built with ``--shards``, on a Ray cluster only)."""
         check_name(name)
         index_dir = index_dir.resolve()
-        read_manifest(index_dir)  # refuse anything that is not an index, before linking it
+        if not (index_dir / CLUSTER_FILE).exists():
+            read_manifest(index_dir)  # refuse anything that is not an index, before linking it
+        elif self.sharding is None:
+            raise CollectionUnavailable(
+                f"{index_dir} is a sharded collection: serve it on a Ray cluster (serve --ray)"
+            )
         with self._lock:
             link = self.root / name
             if name in self._collections or link.exists() or link.is_symlink():
