@@ -185,6 +185,21 @@ def cmd_bench_scale(args: argparse.Namespace) -> int:
     return _report(result, args.output, bench_scale.markdown)
 
 
+def cmd_bench_build(args: argparse.Namespace) -> int:
+    """One corpus built in one process and as sharded collections on Ray: time per stage."""
+    from lucene_hybrid.bench import build as bench_build
+
+    result = bench_build.run(
+        Path(args.corpus),
+        Path(args.work),
+        [int(n) for n in args.shards.split(",") if n],
+        ray_address=args.ray,
+        args=args.index_args.split() if args.index_args else [],
+        label=args.label or "",
+    )
+    return _report(result, args.output, bench_build.markdown)
+
+
 def cmd_bench_quantization(args: argparse.Namespace) -> int:
     """One index rebuilt in each of Lucene's vector formats, and measured in each."""
     from lucene_hybrid.bench import quantization as bench_quantization
@@ -322,6 +337,18 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--keep", action="store_true", help="keep the indexes")
     p.add_argument("--output", default=None, help="path stem for .json and .md")
     p.set_defaults(func=cmd_bench_scale)
+
+    p = bench_sub.add_parser(
+        "build", help="build time per stage: one process beside index --shards N on Ray"
+    )
+    p.add_argument("--corpus", required=True, help="corpus file (any format `index` reads)")
+    p.add_argument("--work", required=True, help="scratch folder (emptied) for the builds")
+    p.add_argument("--shards", default="1,2,4", help="comma list; 1: the single-process build")
+    p.add_argument("--ray", default=None, help="a Ray cluster's address (default: one per build)")
+    p.add_argument("--index-args", default=None, help='more `index` options, e.g. "--threads 2"')
+    p.add_argument("--label", default=None)
+    p.add_argument("--output", default=None, help="path stem for .json and .md")
+    p.set_defaults(func=cmd_bench_build)
 
     p = bench_sub.add_parser(
         "quantization", help="one index in each HNSW vectors format: size, speed, recall"

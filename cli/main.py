@@ -35,6 +35,11 @@ log = logging.getLogger("lucene_hybrid")
 # -- argument groups --------------------------------------------------------------------------
 
 
+def _add_ray_arg(p: argparse.ArgumentParser, help: str) -> None:
+    """``--ray [ADDRESS]``: a Ray cluster's address, ``auto`` when given bare."""
+    p.add_argument("--ray", nargs="?", const="auto", default=None, metavar="ADDRESS", help=help)
+
+
 def _add_encoder_args(p: argparse.ArgumentParser, *, for_search: bool) -> None:
     g = p.add_argument_group("encoder")
     g.add_argument(
@@ -480,13 +485,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="build a sharded collection of this many shards on Ray (served by serve --ray)",
     )
-    p.add_argument(
-        "--ray",
-        nargs="?",
-        const="auto",
-        default=None,
-        metavar="ADDRESS",
-        help="build on the Ray cluster at ADDRESS (default: auto, the one running here); with "
+    _add_ray_arg(
+        p,
+        "build on the Ray cluster at ADDRESS (default: auto, the one running here); with "
         "--shards above 1 and no --ray, a Ray is started for the build",
     )
     p.add_argument(
@@ -536,13 +537,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME=DIR",
         help="serve an index built by `lucene-hybrid index` (repeatable)",
     )
-    p.add_argument(
-        "--ray",
-        nargs="?",
-        const="auto",
-        default=None,
-        metavar="ADDRESS",
-        help="serve sharded collections on a Ray cluster (default address: auto, the cluster "
+    _add_ray_arg(
+        p,
+        "serve sharded collections on a Ray cluster (default address: auto, the cluster "
         "running here); needs the cluster extra",
     )
     p.set_defaults(func=cmd_serve)

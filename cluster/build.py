@@ -264,8 +264,19 @@ def _write_json(path: Path, value: Any) -> None:
 class EncodeChunks:
     """An encoder actor of Ray Data's pool: embeds whole chunks and stages them by shard."""
 
-    def __init__(self, spec: EncoderSpec, staging: str, shards: int, batch_size: int | None):
+    def __init__(
+        self,
+        spec: EncoderSpec,
+        staging: str,
+        shards: int,
+        batch_size: int | None,
+        threads: int | None,
+    ):
         kwargs = {"batch_size": batch_size} if batch_size and spec.kind != "precomputed" else {}
+        if threads and spec.kind == "hf":
+            import torch
+
+            torch.set_num_threads(threads)  # Ray sets OMP_NUM_THREADS to the actor's num_cpus
         self.encoder = load_encoder(spec, **kwargs)
         self.staging = Staging(Path(staging))
         self.shards = shards
@@ -516,14 +527,17 @@ def _user_error(exc: BaseException) -> LuceneHybridError | None:
     return None
 
 
-def _encoder_pool(ray: Any, encoders: int | None) -> tuple[int, dict[str, float]]:
-    """How many encoder actors, and what each asks of Ray: one per GPU where the cluster has
-    GPUs, else one per node (a CPU actor's model uses every core of its node)."""
+def _encoder_pool(ray: Any, encoders: int | None) -> tuple[int, dict[str, float], int | None]:
+    """How many encoder actors, what each asks of Ray, and the threads of each (None: torch's
+    default): one per GPU where the cluster has GPUs, else one per node, whose model uses the
+    node's cores (shared with the other actors placed there)."""
     gpus = int(ray.cluster_resources().get("GPU", 0))
     if gpus:
-        return encoders or gpus, {"num_gpus": 1, "num_cpus": 1}
-    nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
-    return encoders or max(1, nodes), {"num_cpus": 1}
+        return encoders or gpus, {"num_gpus": 1, "num_cpus": 1}, None
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    n = encoders or max(1, len(nodes))
+    cores = min((int(node["Resources"].get("CPU", 1)) for node in nodes), default=1)
+    return n, {"num_cpus": 1}, max(1, cores // -(-n // max(1, len(nodes))))
 
 
 def build_sharded(
@@ -598,11 +612,11 @@ def _build(
     plan_s = time.perf_counter() - t0
     resumed = [c for c in chunks if staging.done(c.index)]
     todo = [c for c in chunks if not staging.done(c.index)]
-    n_encoders, resources = _encoder_pool(ray, encoders)
+    n_encoders, resources, threads = _encoder_pool(ray, encoders)
 
     t0 = time.perf_counter()
     if todo:
-        _encode(ray, opts, fmt, shards, staging, todo, n_encoders, resources)
+        _encode(ray, opts, fmt, shards, staging, todo, (n_encoders, resources, threads))
     encode_s = time.perf_counter() - t0
     parts = [p for s in range(shards) for p in staging.parts(s)]
     if not parts:
@@ -666,14 +680,14 @@ def _encode(
     shards: int,
     staging: Staging,
     todo: list[Chunk],
-    n_encoders: int,
-    resources: dict[str, float],
+    pool: tuple[int, dict[str, float], int | None],
 ) -> None:
     """Read and encode the chunks not staged yet (Ray Data), with one progress bar."""
     import ray.data
 
     from lucene_hybrid.cluster.datasource import ChunkSource
 
+    n_encoders, resources, threads = pool
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
     ctx.print_on_execution_start = False
@@ -691,6 +705,7 @@ def _encode(
             "staging": str(staging.root),
             "shards": shards,
             "batch_size": opts.batch_size,
+            "threads": threads,
         },
         batch_size=None,
         batch_format="pyarrow",
@@ -734,6 +749,7 @@ def _index_shards(
             pending[task.remote(s, str(staging.root), fmt_opts, dim, heap)] = s
     resumed = len(done)
     with progress_bar(len(pending), "index shards", opts.progress) as bar:
+        bar.unit = "shard"
         waiting = list(pending)
         while waiting:
             ready, waiting = ray.wait(waiting, num_returns=1)

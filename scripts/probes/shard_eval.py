@@ -1,20 +1,33 @@
 #!/usr/bin/env python
-"""A corpus as a 1-shard and a 4-shard collection behind `serve --ray`, every mode's run compared.
+"""A corpus as one index and as a 4-shard collection behind `serve --ray`, every mode's run
+compared.
 
-Starts a two-node Ray cluster on loopback and `lucene-hybrid serve --ray` on it, creates the
-collections "one" (1 shard, in the server's process) and "four" (4 shard actors), fills both
-through the REST upserts with the texts, metadata and vectors stored in a built index, runs
-every test topic in bm25, dense and hybrid mode (k=100) through both, and prints per mode
-whether the two runs are identical (docids, ranks, scores to 4 decimals), nDCG@10 of each, and
-the HTTP p50.
+Starts `lucene-hybrid serve --ray` (on a two-node Ray cluster on loopback that it starts, or on
+the cluster at ``--ray ADDRESS``) with two collections: "one" (the built index, in the server's
+process) and "four" (4 shard actors). Without ``--built``, "four" is created empty and both are
+filled through the REST upserts with the texts, metadata and vectors stored in the index; with
+``--built DIR``, "four" is the collection `index --shards 4` built in DIR and "one" the index
+itself, both attached as they are. Then every topic of each TOPICS QRELS pair runs in bm25,
+dense and hybrid mode (k=100) through both, and it prints per mode whether the two runs are
+identical (docids, ranks, scores to 4 decimals), nDCG@10 of each, and the HTTP p50.
 
-Example:
+Examples:
     lucene-hybrid index ../shared/data/beir-scifact/corpus.jsonl --index /tmp/scifact
     python scripts/probes/shard_eval.py scifact /tmp/scifact \
         ../shared/data/beir-scifact/anserini/topics.beir-v1.0.0-scifact.test.tsv.gz \
         ../shared/data/beir-scifact/anserini/qrels.beir-v1.0.0-scifact.test.txt
+
+    lucene-hybrid index ../shared/data/msmarco-passage/dl-pool/collection.tsv --index /tmp/dl
+    lucene-hybrid index ../shared/data/msmarco-passage/dl-pool/collection.tsv \
+        --index /tmp/dl-4 --shards 4 --ray auto
+    python scripts/probes/shard_eval.py dl-pool /tmp/dl --built /tmp/dl-4 --ray auto \
+        ../shared/data/msmarco-passage/dl-pool/queries.dl19.tsv \
+        ../shared/data/msmarco-passage/anserini/qrels.dl19-passage.txt \
+        ../shared/data/msmarco-passage/dl-pool/queries.dl20.tsv \
+        ../shared/data/msmarco-passage/anserini/qrels.dl20-passage.txt
 """
 
+import argparse
 import gzip
 import os
 import subprocess
@@ -40,10 +53,20 @@ from serverproc import Server  # noqa: E402
 from lucene_hybrid.bench.cluster import documents  # noqa: E402
 from lucene_hybrid.search import open_index  # noqa: E402
 
-name, idx, topics, qrels_file = sys.argv[1:5]
-cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2})
-cluster.add_node(num_cpus=2)
-data = Path(f"/tmp/shard-eval-{name}")
+ap = argparse.ArgumentParser()
+ap.add_argument("name")
+ap.add_argument("index")
+ap.add_argument("pairs", nargs="+", help="TOPICS QRELS, one pair or more")
+ap.add_argument("--built", default=None, help="a collection built by index --shards 4")
+ap.add_argument("--ray", default=None, help="a running cluster's address (default: start one)")
+args = ap.parse_args()
+cluster = None
+address = args.ray
+if address is None:
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2})
+    cluster.add_node(num_cpus=2)
+    address = cluster.address
+data = Path(f"/tmp/shard-eval-{args.name}")
 subprocess.run(["rm", "-rf", str(data)])
 data.mkdir()
 env = {
@@ -58,15 +81,19 @@ env = {
     "LUCENE_HYBRID_CLUSTER__SHARD_HEAP": "512m",
     "LUCENE_HYBRID_COMMIT_INTERVAL_S": "5",
 }
-srv = Server(data / "data", None, "--ray", cluster.address, env=env).start(timeout=600)
-try:
-    s = open_index(idx, load_query_encoder=False)
+attach = ["--collection", f"one={args.index}", "--collection", f"four={args.built}"]
+srv = Server(data / "data", None, "--ray", address, *(attach if args.built else []), env=env)
+srv.start(timeout=600)
+
+
+def fill(c: httpx.Client) -> None:
+    """Both collections through the REST upserts, with the index's texts and vectors."""
+    s = open_index(args.index, load_query_encoder=False)
     docs = [
         {"id": d.id, "text": d.text, "metadata": d.metadata, "vector": d.vector.tolist()}
         for batch in documents(s, 500)
         for d in batch
     ]
-    c = httpx.Client(base_url=srv.url, timeout=600)
     for coll, shards in (("one", 1), ("four", 4)):
         r = c.post("/v1/collections", json={"name": coll, "shards": shards})
         assert r.status_code == 201, r.text
@@ -82,13 +109,18 @@ try:
             c.get(f"/v1/collections/{coll}").json()["documents"],
             flush=True,
         )
-    with gzip.open(topics, "rt") as f:
+
+
+def compare(c: httpx.Client, topics: str, qrels_file: str) -> None:
+    opener = gzip.open if topics.endswith(".gz") else open
+    with opener(topics, "rt") as f:
         queries = [ln.split("\t", 1) for ln in f.read().splitlines()]
     qrels: dict[str, dict[str, int]] = {}
     for ln in Path(qrels_file).read_text().splitlines():
         q, _, d, rel = ln.split()
         qrels.setdefault(q, {})[d] = int(rel)
     queries = [(q, text) for q, text in queries if q in qrels]
+    qrels = {q: qrels[q] for q, _ in queries}
     for mode in ("bm25", "dense", "hybrid"):
         runs, lat = {}, {}
         for coll in ("one", "four"):
@@ -111,11 +143,21 @@ try:
             ev = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10"}).evaluate(runs[coll][0])
             nd[coll] = sum(v["ndcg_cut_10"] for v in ev.values()) / len(qrels)
         print(
-            f"{name} {mode}: queries {len(queries)}, rows {len(runs['one'][1])}, "
-            f"identical run: {same}, nDCG@10 one {nd['one']:.4f} four {nd['four']:.4f}, "
+            f"{args.name} {Path(topics).name} {mode}: queries {len(queries)}, "
+            f"rows {len(runs['one'][1])}, identical run: {same}, "
+            f"nDCG@10 one {nd['one']:.4f} four {nd['four']:.4f}, "
             f"HTTP p50 ms one {lat['one']:.2f} four {lat['four']:.2f}",
             flush=True,
         )
+
+
+try:
+    client = httpx.Client(base_url=srv.url, timeout=600)
+    if not args.built:
+        fill(client)
+    for i in range(0, len(args.pairs), 2):
+        compare(client, args.pairs[i], args.pairs[i + 1])
 finally:
     srv.stop()
-    cluster.shutdown()
+    if cluster is not None:
+        cluster.shutdown()

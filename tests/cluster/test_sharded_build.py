@@ -36,6 +36,20 @@ def write_corpus(path, docs, *, vectors: bool = False, lines: dict[int, str] | N
     return path
 
 
+def precomputed(corpus, index, **options):
+    """Build options for a corpus that carries its vectors (no model runs)."""
+    from lucene_hybrid.indexing import BuildOptions, EncoderSpec, JsonlFields
+
+    return BuildOptions(
+        corpus=corpus,
+        index=index,
+        fields=JsonlFields(vector="vector"),
+        encoder=EncoderSpec(kind="precomputed", dim=384),
+        progress=False,
+        **options,
+    )
+
+
 def cli_env():
     return {**os.environ, **RAY_LOOPBACK, "LUCENE_HYBRID_JVM_HEAP": "256m"}
 
@@ -151,18 +165,11 @@ def test_bm25_run_equals_the_single_process_build(single, sharded):
 def test_a_malformed_line_stops_the_build_with_its_file_and_line(ray_cluster, pydoc_docs, tmp_path):
     from lucene_hybrid.cluster.build import build_sharded
     from lucene_hybrid.core.errors import CorpusError
-    from lucene_hybrid.indexing import BuildOptions, EncoderSpec, JsonlFields
 
     corpus = write_corpus(
         tmp_path / "bad.jsonl", pydoc_docs[:40], vectors=True, lines={5: '{"id": "x", "text'}
     )
-    opts = BuildOptions(
-        corpus=corpus,
-        index=tmp_path / "index",
-        fields=JsonlFields(vector="vector"),
-        encoder=EncoderSpec(kind="precomputed", dim=384),
-        progress=False,
-    )
+    opts = precomputed(corpus, tmp_path / "index")
     with pytest.raises(CorpusError, match=rf"^{corpus}:5: malformed jsonl record"):
         build_sharded(opts, 2, chunk_lines=10)
     assert not opts.index.exists()
@@ -172,7 +179,7 @@ def test_skipped_lines_are_those_the_single_process_build_skips(ray_cluster, pyd
     """A malformed line and a repeated id (whose first line stays), skipped and counted."""
     from lucene_hybrid.cluster import ShardedCollection
     from lucene_hybrid.cluster.build import build_sharded
-    from lucene_hybrid.indexing import BuildOptions, EncoderSpec, JsonlFields, build_index
+    from lucene_hybrid.indexing import BuildOptions, build_index
 
     docs = pydoc_docs[:40]
     repeat = json.dumps(
@@ -181,14 +188,7 @@ def test_skipped_lines_are_those_the_single_process_build_skips(ray_cluster, pyd
     corpus = write_corpus(
         tmp_path / "bad.jsonl", docs, vectors=True, lines={5: "not json", 30: repeat}
     )
-    opts = BuildOptions(
-        corpus=corpus,
-        index=tmp_path / "sharded",
-        fields=JsonlFields(vector="vector"),
-        encoder=EncoderSpec(kind="precomputed", dim=384),
-        skip_malformed=True,
-        progress=False,
-    )
+    opts = precomputed(corpus, tmp_path / "sharded", skip_malformed=True)
     report = build_sharded(opts, 2, chunk_lines=10)
     single = build_index(BuildOptions(**{**opts.__dict__, "index": tmp_path / "single"}))
     assert [line for line, _ in report.skipped_lines] == [5, 30]
