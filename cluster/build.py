@@ -343,6 +343,13 @@ class ShardBuilt:
     skipped: list[tuple[int, str]]
     timings: dict[str, float]
 
+    @classmethod
+    def read(cls, path: Path) -> ShardBuilt:
+        """What an earlier run wrote of its built shard (``_built``), as it built it."""
+        raw = json.loads(path.read_text())
+        raw["skipped"] = [(int(line), str(why)) for line, why in raw["skipped"]]  # JSON lists
+        return cls(**raw)
+
 
 def build_shard(
     shard: int,
@@ -744,7 +751,7 @@ def _index_shards(
     done: list[ShardBuilt] = []
     for s in range(shards):
         if staging.summary(s).exists():
-            done.append(ShardBuilt(**json.loads(staging.summary(s).read_text())))
+            done.append(ShardBuilt.read(staging.summary(s)))
         else:
             pending[task.remote(s, str(staging.root), fmt_opts, dim, heap)] = s
     resumed = len(done)

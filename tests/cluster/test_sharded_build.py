@@ -200,3 +200,18 @@ def test_skipped_lines_are_those_the_single_process_build_skips(ray_cluster, pyd
         assert doc.text == docs[3].text  # the first line's
     finally:
         coll.shutdown()
+
+
+def test_a_built_shard_read_back_on_resume_is_what_was_built(tmp_path):
+    """A resumed build reads its built shards' results from JSON; its skipped lines must come
+    back as the (line, reason) pairs a fresh shard gives, to be sorted with them."""
+    from dataclasses import asdict
+
+    from lucene_hybrid.cluster.build import ShardBuilt
+
+    built = ShardBuilt(1, 40, 3, [(30, "duplicate id 'p3'")], {"total_s": 2.5})
+    path = tmp_path / "shard-001.json"
+    path.write_text(json.dumps(asdict(built)))
+    again = ShardBuilt.read(path)
+    assert again == built
+    assert sorted([(5, "not json"), *again.skipped]) == [(5, "not json"), *built.skipped]
