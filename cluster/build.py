@@ -41,7 +41,7 @@ import numpy as np
 from lucene_hybrid.cluster.collection import NO_SIGNAL_HANDLER, ClusterSpec, import_ray
 from lucene_hybrid.cluster.serving import connect_ray
 from lucene_hybrid.core import jvm
-from lucene_hybrid.core.errors import EncoderError, IndexBuildError, LuceneHybridError
+from lucene_hybrid.core.errors import IndexBuildError, LuceneHybridError
 from lucene_hybrid.core.sharding import CLUSTER_FILE, SHARD_DIR, shard_of
 from lucene_hybrid.core.text import is_gzip, readable
 from lucene_hybrid.indexing import lucene_writer
@@ -53,11 +53,14 @@ from lucene_hybrid.indexing.build import (
     clean_leftovers,
     finish_index,
     index_halves,
+    missing_vector,
     progress_bar,
     swap_into_place,
+    vector_column,
 )
 from lucene_hybrid.indexing.corpus import (
     CorpusFormat,
+    JsonlFields,
     ReadStats,
     detect_format,
     duplicate_id,
@@ -156,7 +159,7 @@ class ReadPlan:
 
     corpus: Path
     fmt: CorpusFormat
-    fields: Any  # JsonlFields
+    fields: JsonlFields
     skip_malformed: bool
     encoder: EncoderSpec
     staging: Path
@@ -216,15 +219,13 @@ def read_chunks(plan: ReadPlan, chunks: Sequence[Chunk]) -> Iterator[Any]:
             if precomputed:
                 for d in docs:
                     if d.vector is None:
-                        raise EncoderError(
-                            f"document {d.docid!r} has no vector, but the encoder is 'precomputed'"
-                        )
+                        raise missing_vector(d.docid)
                 vectors = check_vectors(
                     np.asarray([d.vector for d in docs]),
                     int(plan.encoder.dim or 0),
                     plan.encoder.normalize,
                 )
-                columns["vector"] = _vector_array(vectors)
+                columns["vector"] = vector_column(vectors)
             yield _one_row(chunk.index, pa.table(columns))
 
 
@@ -242,15 +243,6 @@ def _one_row(index: int, table: Any) -> Any:
             "chunk": pa.array([index], pa.int64()),
             "docs": pa.array([sink.getvalue().to_pybytes()], pa.large_binary()),
         }
-    )
-
-
-def _vector_array(vectors: np.ndarray) -> Any:
-    import pyarrow as pa
-
-    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    return pa.FixedSizeListArray.from_arrays(
-        pa.array(vectors.ravel(), type=pa.float32()), vectors.shape[1]
     )
 
 
@@ -312,7 +304,7 @@ class EncodeChunks:
         ids = part.column("id").to_pylist()
         which = np.fromiter((shard_of(i, self.shards) for i in ids), np.int64, len(ids))
         table = part.select(["id", "contents", "metadata", "line"]).append_column(
-            "vector", _vector_array(vectors)
+            "vector", vector_column(vectors)
         )
         tmp = self.staging.scratch(f"c{index:06d}")
         counts: dict[int, int] = {}

@@ -125,6 +125,22 @@ class DocShards:
             self._fh = None
 
 
+def vector_column(vectors: np.ndarray) -> Any:
+    """Rows of ``vectors`` as an Arrow FixedSizeList<float32> column (the float32 bits as they
+    are: Anserini's Parquet reader and Parquet files take them so)."""
+    import pyarrow as pa
+
+    rows = np.ascontiguousarray(vectors, dtype=np.float32)
+    return pa.FixedSizeListArray.from_arrays(
+        pa.array(rows.ravel(), type=pa.float32()), rows.shape[1]
+    )
+
+
+def missing_vector(docid: str) -> EncoderError:
+    """The error for a document without a vector in a build of precomputed vectors."""
+    return EncoderError(f"document {docid!r} has no vector, but the encoder is 'precomputed'")
+
+
 class VectorShards:
     """Writes (docid, vector) rows into numbered Parquet shards of at most SHARD_DOCS rows.
 
@@ -149,13 +165,10 @@ class VectorShards:
             if self.count % SHARD_DOCS == 0:
                 self._open_shard(vectors.shape[1])
             take = min(len(docids) - done, SHARD_DOCS - self.count % SHARD_DOCS)
-            rows = vectors[done : done + take]
             table = pa.table(
                 {
                     "docid": pa.array(docids[done : done + take], type=pa.string()),
-                    "vector": pa.FixedSizeListArray.from_arrays(
-                        pa.array(rows.ravel(), type=pa.float32()), rows.shape[1]
-                    ),
+                    "vector": vector_column(vectors[done : done + take]),
                 }
             )
             self._writer.write_table(table)
@@ -210,9 +223,7 @@ def stage_documents(
             writer.write(json.dumps(record, ensure_ascii=False))
             if vec_writer is not None:
                 if doc.vector is None:
-                    raise EncoderError(
-                        f"document {doc.docid!r} has no vector, but the encoder is 'precomputed'"
-                    )
+                    raise missing_vector(doc.docid)
                 ids.append(doc.docid)
                 vectors.append(doc.vector)
                 if len(ids) >= ENCODE_WINDOW:
@@ -514,14 +525,15 @@ def index_halves(
                 progress=lambda n: bar.update(n - bar.n),
             )
 
-    hnsw_result: Any = None
+    def timed_hnsw() -> tuple[Any, float]:
+        t0 = time.perf_counter()
+        return hnsw(), time.perf_counter() - t0
+
     try:
         if during_bm25 is not None:
             during_bm25()
         else:
-            t0 = time.perf_counter()
-            hnsw_result = hnsw()
-            hnsw_s = time.perf_counter() - t0
+            hnsw_result, hnsw_s = timed_hnsw()
     finally:
         # Also after a failure: nothing may write into ``out`` once the caller removes it.
         bm25_thread.join()
@@ -529,10 +541,8 @@ def index_halves(
     bm25 = results["bm25"]
     if isinstance(bm25, BaseException):
         raise bm25
-    if hnsw_result is None:
-        t0 = time.perf_counter()
-        hnsw_result = hnsw()
-        hnsw_s = time.perf_counter() - t0
+    if during_bm25 is not None:  # the vectors are written now
+        hnsw_result, hnsw_s = timed_hnsw()
     return bm25, hnsw_result, {"bm25_index_s": results["bm25_s"], "hnsw_index_s": hnsw_s}
 
 
