@@ -275,26 +275,21 @@ class EncodeChunks:
 
     def __call__(self, batch: Any) -> dict[str, np.ndarray]:
         """Encode and stage every chunk in ``batch`` (rows of ``_one_row``); a row back per
-        chunk: its index, documents, documents per shard (JSON) and seconds encoding."""
+        chunk: its index and its documents per shard (JSON), for the driver's progress."""
         import pyarrow as pa
 
-        out: dict[str, list[Any]] = {"chunk": [], "docs": [], "per_shard": [], "encode_s": []}
+        out: dict[str, list[Any]] = {"chunk": [], "per_shard": []}
         for index, blob in zip(
             batch.column("chunk").to_pylist(), batch.column("docs").to_pylist(), strict=True
         ):
             part = pa.ipc.open_stream(blob).read_all()
-            t0 = time.perf_counter()
             if "vector" in part.column_names:
                 vectors = _vectors_of(part.column("vector"))
             else:
                 texts = part.column("contents").to_pylist()
                 vectors = np.asarray(self.encoder.encode_documents(texts), dtype=np.float32)
-            encode_s = time.perf_counter() - t0
-            counts = self._stage(index, part, vectors)
             out["chunk"].append(index)
-            out["docs"].append(part.num_rows)
-            out["per_shard"].append(json.dumps(counts))
-            out["encode_s"].append(encode_s)
+            out["per_shard"].append(json.dumps(self._stage(index, part, vectors)))
         return {k: np.asarray(v) for k, v in out.items()}
 
     def _stage(self, index: int, part: Any, vectors: np.ndarray) -> dict[int, int]:
@@ -739,17 +734,16 @@ def _index_shards(
         num_cpus=1, runtime_env={"env_vars": WORKER_ENV}
     )
     fmt_opts = replace(opts, fmt=fmt)
-    pending = {}
+    waiting = []
     done: list[ShardBuilt] = []
     for s in range(shards):
         if staging.summary(s).exists():
             done.append(ShardBuilt.read(staging.summary(s)))
         else:
-            pending[task.remote(s, str(staging.root), fmt_opts, dim, heap)] = s
+            waiting.append(task.remote(s, str(staging.root), fmt_opts, dim, heap))
     resumed = len(done)
-    with progress_bar(len(pending), "index shards", opts.progress) as bar:
+    with progress_bar(len(waiting), "index shards", opts.progress) as bar:
         bar.unit = "shard"
-        waiting = list(pending)
         while waiting:
             ready, waiting = ray.wait(waiting, num_returns=1)
             done.append(ray.get(ready[0]))
