@@ -28,6 +28,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -131,6 +132,10 @@ class Staging:
     def summary(self, shard: int) -> Path:
         """What building shard ``shard`` made (:class:`ShardBuilt`), written once it is built."""
         return self.root / "built" / f"{SHARD_DIR.format(shard)}.json"
+
+    def progress(self, shard: int) -> Path:
+        """How far building shard ``shard`` is (:class:`ShardProgress`), while it builds."""
+        return self.root / "progress" / f"{SHARD_DIR.format(shard)}.json"
 
     def done(self, index: int) -> bool:
         return self.chunk(index).is_dir()
@@ -338,6 +343,37 @@ class ShardBuilt:
         return cls(**raw)
 
 
+class ShardProgress:
+    """A shard build's own counts (its documents, and how many of them each half has indexed),
+    written to the staging folder at most every ``every`` seconds for the driver's display.
+    Shards build on any node: the staging folder is the one place every node and the driver
+    share."""
+
+    def __init__(self, path: Path, documents: int, every: float = 1.0):
+        self.path = path
+        self.every = every
+        self.counts = {"documents": documents, "bm25": 0, "hnsw": 0}
+        self._lock = threading.Lock()
+        self._written = 0.0
+        _write_json(path, self.counts)
+
+    def __call__(self, half: str, indexed: int) -> None:
+        with self._lock:  # the BM25 half reports from a thread of its own
+            self.counts[half] = indexed
+            now = time.monotonic()
+            if now - self._written >= self.every:
+                self._written = now
+                _write_json(self.path, self.counts)
+
+    @staticmethod
+    def read(path: Path) -> dict[str, int] | None:
+        """A shard's last counts; None before it wrote any (or when it was just removed)."""
+        try:
+            return dict(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            return None
+
+
 def build_shard(
     shard: int,
     staging: str,
@@ -397,7 +433,8 @@ def build_shard(
         return _built(stage, out, ShardBuilt(shard, 0, 0, skipped, {"read_s": read_s}))
     jvm.start(heap)
     engine = lucene_writer.versions()
-    bm25, hnsw, timings = index_halves(work, out, shard_opts, len(seen))
+    report = ShardProgress(stage.progress(shard), len(seen))
+    bm25, hnsw, timings = index_halves(work, out, shard_opts, len(seen), report=report)
     manifest = finish_index(
         out,
         shard_opts,
@@ -567,7 +604,6 @@ def build_sharded(
     check_target(opts)
     started = time.perf_counter()
     fmt: CorpusFormat = opts.fmt or detect_format(opts.corpus)
-    staging = _open_staging(opts, shards, chunk_lines, resume)
     if address is None:  # a Ray of the build's own, if this process has none: on loopback
         for key, value in PRIVATE_RAY.items():
             os.environ.setdefault(key, value)
@@ -576,8 +612,9 @@ def build_sharded(
     if own_ray:
         ray.init(logging_level=logging.WARNING)
     else:
-        connect_ray(address or "auto")
+        connect_ray(address or "auto")  # no cluster there: nothing is staged
     try:
+        staging = _open_staging(opts, shards, chunk_lines, resume)
         report = _build(ray, opts, fmt, shards, staging, encoders, chunk_lines, started)
     except BaseException as exc:
         cause = _user_error(exc)
@@ -742,14 +779,33 @@ def _index_shards(
         else:
             waiting.append(task.remote(s, str(staging.root), fmt_opts, dim, heap))
     resumed = len(done)
-    with progress_bar(len(waiting), "index shards", opts.progress) as bar:
-        bar.unit = "shard"
+    with progress_bar(None, "index shards", opts.progress) as bar:
         while waiting:
-            ready, waiting = ray.wait(waiting, num_returns=1)
-            done.append(ray.get(ready[0]))
-            bar.update(1)
-            bar.set_postfix_str(f"{sum(d.documents for d in done):,} documents in shards built")
+            ready, waiting = ray.wait(waiting, num_returns=len(waiting), timeout=1.0)
+            done.extend(ray.get(ready))
+            _show_shards(bar, staging, shards, done)
     return sorted(done, key=lambda b: b.shard), resumed
+
+
+def _show_shards(bar: Any, staging: Staging, shards: int, done: list[ShardBuilt]) -> None:
+    """The index stage's bar: documents through HNSW (the longer half) over every shard, and
+    per shard building, BM25's and HNSW's counts."""
+    built = {d.shard: d.documents for d in done}
+    total, indexed, building = sum(built.values()), sum(built.values()), []
+    for s in range(shards):
+        if s in built:
+            continue
+        counts = ShardProgress.read(staging.progress(s))
+        if counts is None:
+            building.append(f"s{s} starting")
+            continue
+        total += counts["documents"]
+        indexed += counts["hnsw"]
+        building.append(f"s{s} bm25 {counts['bm25']:,} hnsw {counts['hnsw']:,}")
+    if bar.total != total:
+        bar.total = total
+    bar.update(indexed - bar.n)
+    bar.set_postfix_str("; ".join([f"{len(built)}/{shards} shards built", *building]))
 
 
 def _assemble(index: Path, spec: ClusterSpec, staging: Staging) -> None:

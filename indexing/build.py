@@ -481,6 +481,19 @@ def _build(
     return BuildReport(manifest, stats.skipped, clock.shares(encode_s))
 
 
+def _counted(
+    bar: tqdm, half: str, report: Callable[[str, int], None] | None
+) -> lucene_writer.Progress:
+    """An indexer's progress callback: moves ``bar`` to the count, and tells ``report``."""
+
+    def update(n: int) -> None:
+        bar.update(n - bar.n)
+        if report is not None:
+            report(half, n)
+
+    return update
+
+
 def index_halves(
     staging: Path,
     out: Path,
@@ -488,12 +501,14 @@ def index_halves(
     n_docs: int,
     *,
     during_bm25: Callable[[], None] | None = None,
+    report: Callable[[str, int], None] | None = None,
 ) -> tuple[Any, Any, dict[str, float]]:
     """Index the staged documents (``staging/docs``) into BM25 and their vectors
     (``staging/vectors``) into HNSW, under ``out``: the build's Lucene stage.
 
     BM25 indexes in a thread of its own, beside ``during_bm25`` (the encode stage, which writes
-    the vectors) when given, else beside the HNSW build.
+    the vectors) when given, else beside the HNSW build. ``report``, when given, is told each
+    half's documents indexed so far (``"bm25"`` or ``"hnsw"``, a count), from either thread.
 
     Returns:
         Anserini's counts of each half, and the seconds each took.
@@ -507,7 +522,7 @@ def index_halves(
             out / BM25_DIR,
             threads=opts.threads,
             memory_mb=opts.memory_mb,
-            progress=lambda n: bm25_bar.update(n - bm25_bar.n),
+            progress=_counted(bm25_bar, "bm25", report),
         ),
         results,
     )
@@ -522,7 +537,7 @@ def index_halves(
                 quantization=opts.hnsw.quantization,
                 threads=opts.threads,
                 memory_mb=opts.memory_mb,
-                progress=lambda n: bar.update(n - bar.n),
+                progress=_counted(bar, "hnsw", report),
             )
 
     def timed_hnsw() -> tuple[Any, float]:

@@ -215,3 +215,44 @@ def test_a_built_shard_read_back_on_resume_is_what_was_built(tmp_path):
     again = ShardBuilt.read(path)
     assert again == built
     assert sorted([(5, "not json"), *again.skipped]) == [(5, "not json"), *built.skipped]
+
+
+def test_the_index_stage_shows_every_shards_documents_through_hnsw(
+    ray_cluster, pydoc_docs, tmp_path, capsys
+):
+    """One display for the build: read+encode, then the index stage counting each shard's
+    documents through HNSW, to every document and every shard built."""
+    from dataclasses import replace
+
+    from lucene_hybrid.cluster.build import build_sharded
+
+    corpus = write_corpus(tmp_path / "some.jsonl", pydoc_docs[:60], vectors=True)
+    opts = replace(precomputed(corpus, tmp_path / "sharded"), progress=True)
+    build_sharded(opts, 2, chunk_lines=20)
+    shown = capsys.readouterr().err.replace("\r", "\n").splitlines()
+    encode = [line for line in shown if line.startswith("read+encode")]
+    index = [line for line in shown if line.startswith("index shards")]
+    assert encode and "60/60" in encode[-1]
+    assert index and "60/60" in index[-1] and "2/2 shards built" in index[-1]
+
+
+def test_no_cluster_at_the_address_is_a_clear_error_and_stages_nothing(pydoc_docs, tmp_path):
+    """`--ray` alone joins the running cluster; with none, the user is told so, and no staging
+    folder is left behind."""
+    corpus = write_corpus(tmp_path / "some.jsonl", pydoc_docs[:20], vectors=True)
+    index = tmp_path / "index"
+    alone = tmp_path / "no-ray-here"  # Ray finds running clusters under the temp folder
+    alone.mkdir()
+    env = {k: v for k, v in cli_env().items() if k != "RAY_ADDRESS"} | {"TMPDIR": str(alone)}
+    done = subprocess.run(
+        [CLI, "index", str(corpus), "--index", str(index), "--encoder", "precomputed"]
+        + ["--dim", "384", "--shards", "2", "--ray", "--quiet"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2
+    assert "no Ray cluster answers at 'auto'" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["no-ray-here", "some.jsonl"]
