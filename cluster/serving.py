@@ -12,6 +12,7 @@ from typing import Any
 
 from lucene_hybrid.cluster.collection import ClusterSpec, ShardedCollection, import_ray
 from lucene_hybrid.core import jvm
+from lucene_hybrid.core.errors import LuceneHybridError
 from lucene_hybrid.core.manifest import Bm25Settings, HnswSettings
 from lucene_hybrid.indexing.encoders import Encoder, EncoderSpec
 
@@ -25,7 +26,13 @@ def connect_ray(address: str, **init_args: Any) -> None:
     ray = import_ray()
     if not ray.is_initialized():
         with jvm.keeping_signal_handlers():
-            ray.init(address=address, logging_level=logging.WARNING, **init_args)
+            try:
+                ray.init(address=address, logging_level=logging.WARNING, **init_args)
+            except ConnectionError as exc:
+                raise LuceneHybridError(
+                    f"no Ray cluster answers at {address!r}: start one (`ray start --head`) "
+                    f"or give a running cluster's address ({exc})"
+                ) from None
 
 
 class RaySharding:
