@@ -68,9 +68,11 @@ def run(
     ray_address: str | None = None,
     args: list[str] | None = None,
     label: str = "",
+    keep: bool = False,
 ) -> dict[str, Any]:
     """Build ``corpus`` once per shard count into ``work`` (emptied), each build removed after
-    its timings are read. ``args``: more `index` options (encoder, threads...)."""
+    its timings are read unless ``keep`` (then ``work/shards-N``). ``args``: more `index`
+    options (encoder, threads...)."""
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     rows = []
@@ -89,7 +91,8 @@ def run(
             if (index / CLUSTER_FILE).exists()
             else _single_row(index, wall)
         )
-        shutil.rmtree(index, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(index, ignore_errors=True)
         print(markdown_row(rows[-1]), flush=True)
     return {
         "label": label or corpus.stem,

@@ -196,6 +196,7 @@ def cmd_bench_build(args: argparse.Namespace) -> int:
         ray_address=args.ray,
         args=args.index_args.split() if args.index_args else [],
         label=args.label or "",
+        keep=args.keep,
     )
     return _report(result, args.output, bench_build.markdown)
 
@@ -346,6 +347,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--shards", default="1,2,4", help="comma list; 1: the single-process build")
     p.add_argument("--ray", default=None, help="a Ray cluster's address (default: one per build)")
     p.add_argument("--index-args", default=None, help='more `index` options, e.g. "--threads 2"')
+    p.add_argument("--keep", action="store_true", help="keep the builds (WORK/shards-N)")
     p.add_argument("--label", default=None)
     p.add_argument("--output", default=None, help="path stem for .json and .md")
     p.set_defaults(func=cmd_bench_build)
