@@ -13,6 +13,18 @@ from lucene_hybrid.core.errors import IndexBuildError
 
 Progress = Callable[[int], None]
 
+# pyjnius binds an instance method to its object for the length of a call, on a method object
+# shared by every instance of the class (kivy/pyjnius#287, #563): two threads reading their own
+# indexer's counters (a sharded build's BM25 and HNSW halves, side by side) can leave one call
+# with no object, a NullPointerException. Counter reads take turns.
+_COUNTER_READS = threading.Lock()
+
+
+def _read(counters: Any, *names: str) -> int:
+    """The sum of the named counters (Anserini's ``Counters`` fields, AtomicLongs)."""
+    with _COUNTER_READS:
+        return sum(int(getattr(counters, name).get()) for name in names)
+
 
 @dataclass(frozen=True)
 class IndexerCounts:
@@ -46,14 +58,14 @@ def _run_with_progress(
     while worker.is_alive():
         worker.join(every)
         if progress:
-            progress(int(counters.indexed.get()))
+            progress(_read(counters, "indexed"))
     if failure:
         raise IndexBuildError(f"Lucene indexing failed: {failure[0]}") from failure[0]
     counts = IndexerCounts(
-        indexed=int(counters.indexed.get()),
-        empty=int(counters.empty.get()),
-        skipped=int(counters.skipped.get()) + int(counters.unindexable.get()),
-        errors=int(counters.errors.get()),
+        indexed=_read(counters, "indexed"),
+        empty=_read(counters, "empty"),
+        skipped=_read(counters, "skipped", "unindexable"),
+        errors=_read(counters, "errors"),
     )
     if counts.errors:
         raise IndexBuildError(f"Lucene indexing reported {counts.errors} errors; see the log above")
