@@ -13,7 +13,7 @@ from lucene_hybrid.cluster.collection import (
     ShardUnavailable,
 )
 from lucene_hybrid.cluster.serving import RaySharding, connect_ray
-from lucene_hybrid.cluster.shard import Shard
+from lucene_hybrid.cluster.shard import Shard, heap_for
 from lucene_hybrid.cluster.stats import StatsCache
 from lucene_hybrid.core.sharding import CLUSTER_FILE
 
@@ -30,4 +30,5 @@ __all__ = [
     "StatsCache",
     "build_sharded",
     "connect_ray",
+    "heap_for",
 ]

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from lucene_hybrid.cluster.shard import Shard, pack, unpack
+from lucene_hybrid.cluster.shard import AUTO_HEAP, Shard, pack, unpack
 from lucene_hybrid.cluster.stats import StatsCache
 from lucene_hybrid.core.encoder_spec import EncoderSpec
 from lucene_hybrid.core.errors import (
@@ -220,7 +220,7 @@ class ShardedCollection:
         encoder: Encoder | None = None,
         hnsw: HnswSettings | None = None,
         bm25: Bm25Settings | None = None,
-        heap: str = "1g",
+        heap: str = AUTO_HEAP,
         commit_interval_s: float = 1.0,
         timeout_s: float = DEFAULT_TIMEOUT_S,
         actor_options: dict[str, Any] | None = None,
@@ -235,7 +235,8 @@ class ShardedCollection:
             shards: The shard count, for a new collection (an existing one keeps its own).
             encoder_spec: The encoder of a new collection (default: the default model).
             encoder: A loaded encoder to embed with (else the spec's model is loaded here).
-            heap: Each shard's JVM heap (-Xmx).
+            heap: Each shard's JVM heap (-Xmx), or ``"auto"``: sized to the shard when its
+                process starts (:func:`heap_for`).
             timeout_s: How long a request waits for a shard before :class:`ShardUnavailable`.
             actor_options: Extra Ray actor options for the shards (``num_cpus``, resources...).
 
@@ -593,14 +594,15 @@ class ShardedCollection:
         return sum(self._gather([s.size_bytes.remote() for s in self.shards]))
 
     def shard_status(self) -> list[dict[str, Any]]:
-        """Each shard: its number, whether it answered within a few seconds, its documents."""
+        """Each shard: its number, whether it answered within a few seconds, its documents
+        and its JVM's heap."""
         missing: list[int] = []
-        counts = self._gather_some(
-            [s.count.remote() for s in self.shards], missing, min(self.timeout_s, 2.0)
+        told = self._gather_some(
+            [s.status.remote() for s in self.shards], missing, min(self.timeout_s, 2.0)
         )
         return [
-            {"shard": i, "up": n is not None, "documents": n if n is not None else 0}
-            for i, n in enumerate(counts)
+            {"shard": i, "up": st is not None, **(st or {"documents": 0})}
+            for i, st in enumerate(told)
         ]
 
     def maybe_commit(self) -> None:

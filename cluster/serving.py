@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from lucene_hybrid.cluster.collection import ClusterSpec, ShardedCollection, import_ray
+from lucene_hybrid.cluster.shard import AUTO_HEAP
 from lucene_hybrid.core import jvm
 from lucene_hybrid.core.errors import LuceneHybridError
 from lucene_hybrid.core.manifest import Bm25Settings, HnswSettings
@@ -40,7 +41,7 @@ class RaySharding:
 
     def __init__(
         self,
-        heap: str = "1g",
+        heap: str = AUTO_HEAP,
         timeout_s: float = 30.0,
         commit_interval_s: float = 1.0,
         actor_options: dict[str, Any] | None = None,

@@ -9,6 +9,7 @@ acknowledged is there again.
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 import threading
@@ -20,9 +21,32 @@ import numpy as np
 
 from lucene_hybrid.core import jvm
 from lucene_hybrid.core.encoder_spec import EncoderSpec
-from lucene_hybrid.core.manifest import MANIFEST, Bm25Settings, HnswSettings
+from lucene_hybrid.core.errors import ManifestError
+from lucene_hybrid.core.manifest import MANIFEST, Bm25Settings, HnswSettings, read_manifest
 from lucene_hybrid.search import ShardAnswer
 from lucene_hybrid.server import Collection, DocIn, DocOut
+
+AUTO_HEAP = "auto"
+HEAP_BASE_MB = 256
+HEAP_BYTES_A_DOCUMENT = 512
+
+
+def heap_for(documents: int) -> str:
+    """The JVM heap (-Xmx) ``auto`` gives a shard holding ``documents`` documents: 256 MB and
+    512 bytes a document, in 64 MB steps. The vectors and postings are memory-mapped, outside
+    the heap; what grows with the shard on it is the HNSW graph Lucene builds when it merges
+    segments (about 130 bytes a vector for its bottom layer's neighbours at M=16, several
+    times that in Java objects while it builds)."""
+    mb = HEAP_BASE_MB + documents * HEAP_BYTES_A_DOCUMENT / 2**20
+    return f"{math.ceil(mb / 64) * 64}m"
+
+
+def _documents(where: Path) -> int:
+    """The documents of the collection in ``where`` as its manifest last counted (0: none)."""
+    try:
+        return read_manifest(where).documents
+    except ManifestError:
+        return 0
 
 
 def pack(value: Any) -> bytes:
@@ -52,8 +76,9 @@ class Shard:
         commit_interval_s: float = 1.0,
         heap: str | None = None,
     ):
-        jvm.start(heap)
         where = Path(path)
+        self.heap = heap_for(_documents(where)) if heap in (None, AUTO_HEAP) else heap
+        jvm.start(self.heap)
         if (where / MANIFEST).exists():
             self.collection = Collection(
                 name, where, commit_interval_s=commit_interval_s, load_model=False
@@ -84,6 +109,10 @@ class Shard:
     def pid(self) -> int:
         """The actor's process id (a test's kill -9 aims at it)."""
         return os.getpid()
+
+    def status(self) -> dict[str, Any]:
+        """Its documents and the -Xmx its JVM was started with."""
+        return {"documents": self.collection.count(), "jvm_heap": self.heap}
 
     def term_stats(self, query: str) -> ShardAnswer:
         """This shard's BM25 statistics of the query's terms (the router adds them up), and the

@@ -65,7 +65,12 @@ class ClusterSettings(BaseModel):
         default=None,
         description="None: one process, no Ray; 'auto': the running cluster; or host:port",
     )
-    shard_heap: str = Field(default="1g", description="each shard's JVM heap (-Xmx)")
+    shard_heap: str = Field(
+        default="auto",
+        pattern=r"^(auto|[1-9][0-9]*[kKmMgG]?)$",
+        description="each shard's JVM heap (-Xmx, e.g. 1g), or auto: 256 MB and 512 bytes a "
+        "document of the shard when its process starts",
+    )
     shard_timeout_s: float = Field(
         default=30.0, gt=0, description="how long a request waits for a shard before a 503"
     )

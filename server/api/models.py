@@ -50,7 +50,7 @@ class CollectionInfo(BaseModel):
     path: str
     manifest: dict[str, Any]
     shards: list[dict[str, Any]] | None = Field(
-        default=None, description="a sharded collection's shards: number, up, documents"
+        default=None, description="a sharded collection's shards: number, up, documents, JVM heap"
     )
 
 

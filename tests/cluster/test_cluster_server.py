@@ -10,6 +10,8 @@ import httpx
 import pytest
 from serverproc import Server, ray_server
 
+from lucene_hybrid.cluster import heap_for
+
 
 @pytest.fixture(scope="module")
 def server(ray_cluster, tmp_path_factory):
@@ -46,6 +48,8 @@ def test_a_sharded_collection_answers_as_one_collection(server, pydoc_docs):
             assert r.status_code == 200, r.text
     info = c.get("/v1/collections/split").json()
     assert info["documents"] == 300 and sum(s["documents"] for s in info["shards"]) == 300
+    # shard_heap auto: each shard's JVM sized to the shard when its process started (empty)
+    assert [s["jvm_heap"] for s in info["shards"]] == [heap_for(0)] * 3
     for body in (
         {"query": "the with statement and context managers", "mode": "bm25"},
         {"query": "exceptions raised in a finally clause", "mode": "dense"},
@@ -125,3 +129,24 @@ def test_a_shard_down_answers_503_or_a_marked_partial_answer(server, ray_cluster
     assert part.json()["missing_shards"] == [1]
     assert part.json()["hits"]
     assert c.get("/readyz").status_code == 503
+
+
+def test_auto_heap_grows_with_the_shard_in_64_mb_steps():
+    documents = (0, 100_000, 1_000_000, 2_200_000, 10_000_000)
+    sizes = [heap_for(n) for n in documents]
+    mb = [int(h.removesuffix("m")) for h in sizes]
+    assert all(h.endswith("m") and m % 64 == 0 for h, m in zip(sizes, mb, strict=True))
+    assert mb == sorted(mb) and mb[0] == 256 and len(set(mb)) == len(mb)
+    # 512 bytes a document on top of 256 MB, rounded up to the next 64 MB
+    wanted = [256 + n * 512 / 2**20 for n in documents]
+    assert all(0 <= m - w < 64 for m, w in zip(mb, wanted, strict=True))
+
+
+@pytest.mark.parametrize("heap", ["lots", "1.5g", "0", "-1g", "auto "])
+def test_a_shard_heap_the_jvm_cannot_take_is_refused_with_the_setting_named(heap):
+    from pydantic import ValidationError
+
+    from lucene_hybrid.server import ServerSettings
+
+    with pytest.raises(ValidationError, match="shard_heap"):
+        ServerSettings(cluster={"shard_heap": heap})
