@@ -11,6 +11,13 @@ collection and mode first gets one pass of the queries with one client, its p50 
 (in the first mode every query is new to the server: a router then asks its shards for the
 statistics of terms it has not seen), then the measured rows at each client count.
 
+Collections already built (``index --shards N``, e.g. of a million documents, which would take
+long to upsert) are linked into the server's data directory instead of filled. With efSearch
+values to sweep, dense search is also measured for recall@k against exact search (computed here
+from the index's vectors): each collection through the server, the index in this process, and
+optionally Chroma's HNSW holding the same vectors in this process, at the settings each ships
+with and at each efSearch given, one client.
+
 Without a Ray address a two-node cluster is started on loopback on this machine and stopped
 at the end (its shard processes share this machine's cores with the server and the clients).
 """
@@ -23,7 +30,7 @@ import re
 import shutil
 import statistics
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -31,11 +38,20 @@ from typing import Any
 
 import numpy as np
 
-from lucene_hybrid.bench.common import machine, percentile, vm_kib
+from lucene_hybrid.bench.common import machine, peak_rss_mb, percentile, vm_kib
 from lucene_hybrid.bench.http import Connection, load, search_bodies, serve
-from lucene_hybrid.cluster import NO_SIGNAL_HANDLER, ShardedCollection, connect_ray
+from lucene_hybrid.bench.peers import chroma_collection
+from lucene_hybrid.cluster import (
+    CLUSTER_FILE,
+    NO_SIGNAL_HANDLER,
+    ClusterSpec,
+    ShardedCollection,
+    connect_ray,
+)
 from lucene_hybrid.core.errors import LuceneHybridError
-from lucene_hybrid.search import HybridSearcher
+from lucene_hybrid.core.manifest import read_manifest
+from lucene_hybrid.core.sharding import SHARD_DIR
+from lucene_hybrid.search import HybridSearcher, SearchParams
 from lucene_hybrid.server import COLLECTIONS_DIR, DocIn
 
 # A local test cluster stays on loopback, with no token, and keeps Ray's failure signal handler
@@ -46,6 +62,7 @@ LOCAL_CLUSTER_ENV = {
     **NO_SIGNAL_HANDLER,
 }
 SINGLE = "single"
+WARM_UP = 50  # queries sent unmeasured before a recall row
 SHARD_TOTAL = re.compile(r"shard\d+_total_ms")  # a shard's own time, in a search's timings
 
 
@@ -74,6 +91,124 @@ class RouterRow:
     server_p50_ms: float  # the server's own time for the search (timings total_ms)
     slowest_shard_p50_ms: float  # the slowest shard's time in its process
     router_p50_ms: float  # median over searches of (server - slowest shard)
+
+
+@dataclass
+class RecallRow:
+    """Dense search at one efSearch (None: the system's own default), one client: recall@k
+    against exact search, and latency."""
+
+    system: str
+    ef_search: int | None
+    recall: float
+    p50_ms: float
+    p95_ms: float
+
+
+def exact_top(
+    ids: Sequence[str], matrix: np.ndarray, queries: np.ndarray, k: int
+) -> list[set[str]]:
+    """Each query's ``k`` best documents by dot product over every vector (the reference)."""
+    out: list[set[str]] = []
+    for start in range(0, len(queries), 32):  # 32 x n scores at a time
+        scores = queries[start : start + 32] @ matrix.T
+        best = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        out.extend({ids[j] for j in row} for row in best)
+    return out
+
+
+def recall_row(
+    system: str,
+    ef: int | None,
+    search: Callable[[np.ndarray, int | None], list[str]],
+    queries: np.ndarray,
+    exact: Sequence[set[str]],
+) -> RecallRow:
+    """Every query once through ``search(vector, ef)``: recall against ``exact``, latency
+    (after a warm-up pass of up to ``WARM_UP`` queries, unmeasured)."""
+    for q in queries[:WARM_UP]:
+        search(q, ef)
+    lat, found = [], 0
+    for q, best in zip(queries, exact, strict=True):
+        t0 = time.perf_counter()
+        got = search(q, ef)
+        lat.append((time.perf_counter() - t0) * 1000)
+        found += len(best & set(got))
+    k = len(exact[0]) if exact else 1
+    return RecallRow(
+        system,
+        ef,
+        round(found / (k * len(exact)), 4),
+        round(percentile(lat, 50), 3),
+        round(percentile(lat, 95), 3),
+    )
+
+
+def served_dense(url: str, name: str, k: int) -> Callable[[np.ndarray, int | None], list[str]]:
+    """Dense search of collection ``name`` through the server, vector given."""
+    conn = Connection("127.0.0.1", int(url.rsplit(":", 1)[1]))
+
+    def search(v: np.ndarray, ef: int | None) -> list[str]:
+        body: dict[str, Any] = {"mode": "dense", "k": k, "vector": v.tolist()}
+        body["include_text"] = False
+        if ef is not None:
+            body["ef_search"] = ef
+        status, data = conn.post(f"/v1/collections/{name}/search", json.dumps(body).encode())
+        if status != 200:
+            raise LuceneHybridError(f"{name}: search answered {status}: {data[:300]!r}")
+        return [h["id"] for h in json.loads(data)["hits"]]
+
+    return search
+
+
+def in_process_dense(
+    searcher: HybridSearcher, k: int
+) -> Callable[[np.ndarray, int | None], list[str]]:
+    """Dense HNSW search of the index in this process, vector given."""
+
+    def search(v: np.ndarray, ef: int | None) -> list[str]:
+        params = SearchParams(
+            mode="dense", k=k, dense_search="hnsw", ef_search=ef, fetch_docs=False
+        )
+        return [h.docid for h in searcher.search(None, params, vector=v)]
+
+    return search
+
+
+def as_one_shard(index: Path, dest: Path) -> Path:
+    """A one-shard collection at ``dest`` holding a built index's files (hard links: nothing
+    is copied); what `index --shards 1 --ray` builds from the same corpus."""
+    m = read_manifest(index)
+    spec = ClusterSpec(dest.name, 1, m.encoder, m.dim, m.hnsw, m.bm25, created_at=m.created_at)
+    dest.mkdir(parents=True)
+    shutil.copytree(  # Lucene never rewrites a file; each folder gets its own write lock
+        index,
+        dest / SHARD_DIR.format(0),
+        copy_function=os.link,
+        ignore=shutil.ignore_patterns("write.lock"),
+    )
+    (dest / CLUSTER_FILE).write_text(spec.to_json())
+    return dest
+
+
+def attach(
+    built: dict[int, Path], data_dir: Path, heap: str
+) -> tuple[dict[int, ShardedCollection], dict[int, float]]:
+    """Built sharded collections linked into the server data directory as ``shards-N``, their
+    routers started; the seconds each took to open. A built index (no ``cluster.json``) given
+    for one shard is linked in as :func:`as_one_shard`."""
+    colls, seconds = {}, {}
+    for n, path in built.items():
+        name = f"shards-{n}"
+        if n == 1 and not (path / CLUSTER_FILE).exists():
+            path = as_one_shard(path, data_dir.parent / "one-shard" / name)
+        link = data_dir / COLLECTIONS_DIR / name
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(path.resolve(), target_is_directory=True)
+        t0 = time.perf_counter()
+        colls[n] = ShardedCollection.open(name, link, shards=n, heap=heap)
+        seconds[n] = round(time.perf_counter() - t0, 1)
+    return colls, seconds
 
 
 @contextmanager
@@ -178,18 +313,46 @@ def run(
     heap: str = "512m",
     ray_address: str | None = None,
     label: str = "",
+    built: dict[int, Path] | None = None,
+    ef_sweep: Sequence[int] = (),
+    chroma: bool = False,
+    query_vectors: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Fill, serve and measure (see the module doc); ``work`` is emptied first."""
-    vectors = np.asarray(searcher.query_vectors(queries), dtype=np.float32)
+    """Fill (or attach ``built``), serve and measure (see the module doc); ``work`` is emptied
+    first. ``ef_sweep``: efSearch values for the recall rows (none: no recall rows).
+    ``query_vectors``: the queries' vectors when the index has no query encoder."""
+    vectors = (
+        np.asarray(searcher.query_vectors(queries), dtype=np.float32)
+        if query_vectors is None
+        else query_vectors
+    )
     shutil.rmtree(work, ignore_errors=True)
     data_dir = work / "data"
     data_dir.mkdir(parents=True)
     rows: list[ClusterRow] = []
     routers: list[RouterRow] = []
+    recall: list[RecallRow] = []
     memory: dict[str, Any] = {}
     first: dict[str, float | None] = {}
+    exact: list[set[str]] = []
+    if ef_sweep:
+        assert searcher.dense is not None
+        snap = searcher.dense.snapshot()
+        exact = exact_top(snap.ids, snap.matrix, vectors, k)
+        if chroma:
+            recall += chroma_recall(snap.ids, snap.matrix, vectors, exact, ef_sweep, k, memory)
+        del snap
+        ours = in_process_dense(searcher, k)
+        recall += [
+            recall_row("one index, in process", ef, ours, vectors, exact)
+            for ef in (None, *ef_sweep)
+        ]
     with ray_cluster(ray_address) as address:
-        colls, fill_s = fill(searcher, data_dir, shards, heap)
+        filled = [n for n in shards if n not in (built or {})]
+        colls, fill_s = fill(searcher, data_dir, filled, heap)
+        attached, open_s = attach(built or {}, data_dir, heap)
+        colls.update(attached)
+        opened = {n: f"built, opened in {s} s" for n, s in open_s.items()}
         env = {"LUCENE_HYBRID_CLUSTER__SHARD_HEAP": heap}
         if ray_address is None:
             env.update(LOCAL_CLUSTER_ENV)
@@ -198,7 +361,7 @@ def run(
                 url,
                 pid,
             ):
-                names = [(SINGLE, 0)] + [(f"shards-{n}", n) for n in shards]
+                names = [(SINGLE, 0)] + [(f"shards-{n}", n) for n in sorted(colls)]
                 for mode in modes:
                     bodies = search_bodies(
                         queries, None if mode == "bm25" else vectors, mode, k, depth
@@ -215,6 +378,11 @@ def run(
                             rows.append(_row(name, n, mode, c, len(bodies), lat, errors, wall))
                 hybrid = search_bodies(queries, vectors, "hybrid", k, depth)
                 routers = [router_cost(url, name, n, hybrid) for name, n in names]
+                for name, _ in names if ef_sweep else []:
+                    served = served_dense(url, name, k)
+                    recall += [
+                        recall_row(name, ef, served, vectors, exact) for ef in (None, *ef_sweep)
+                    ]
                 memory["server_rss_mb"] = round(vm_kib(pid, "VmRSS") / 1024, 1)
                 if ray_address is None:  # the shard processes are on this machine
                     memory["shard_rss_mb"] = {
@@ -234,12 +402,40 @@ def run(
         "shard_heap": heap,
         "ray": ray_address or "a two-node cluster on loopback on this machine",
         "machine": machine(),
-        "fill_s": fill_s,
+        "fill_s": {**fill_s, **opened},
         "first_pass_p50_ms": first,
         "rows": [asdict(r) for r in rows],
         "router": [asdict(r) for r in routers],
+        "recall": [asdict(r) for r in recall],
         "memory": memory,
     }
+
+
+def chroma_recall(
+    ids: list[str],
+    matrix: np.ndarray,
+    queries: np.ndarray,
+    exact: Sequence[set[str]],
+    ef_sweep: Sequence[int],
+    k: int,
+    memory: dict[str, Any],
+) -> list[RecallRow]:
+    """Chroma's HNSW holding the same vectors (in this process, inner product), at its default
+    efSearch and each one swept; its load time and this process's peak RSS go in ``memory``."""
+    t0 = time.perf_counter()
+    col = chroma_collection(ids, None, matrix)
+    memory["chroma_load_s"] = round(time.perf_counter() - t0, 1)
+    memory["peak_rss_mb_with_chroma"] = peak_rss_mb()
+
+    def search(v: np.ndarray, ef: int | None) -> list[str]:
+        return list(col.query(query_embeddings=[v], n_results=k, include=[])["ids"][0])
+
+    rows = []
+    for ef in (None, *ef_sweep):
+        if ef is not None:
+            col.modify(configuration={"hnsw": {"ef_search": ef}})
+        rows.append(recall_row("chroma, in process", ef, search, queries, exact))
+    return rows
 
 
 def _row(
@@ -289,9 +485,25 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {r['collection']} | {r['server_p50_ms']} | {r['slowest_shard_p50_ms']} | "
             f"{r['router_p50_ms']} |"
         )
+    if result.get("recall"):
+        lines += [
+            "",
+            f"| dense search | efSearch | recall@{result['k']} | p50 ms | p95 ms |",
+            "|---|---|---|---|---|",
+        ]
+        for r in result["recall"]:
+            ef = r["ef_search"] if r["ef_search"] is not None else "default"
+            lines.append(
+                f"| {r['system']} | {ef} | {r['recall']:.3f} | {r['p50_ms']} | {r['p95_ms']} |"
+            )
     mem = result["memory"]
     lines += ["", f"Server process RSS: {mem.get('server_rss_mb')} MB."]
     for name, mbs in mem.get("shard_rss_mb", {}).items():
         lines.append(f"{name}: shard process RSS {', '.join(str(m) for m in mbs)} MB.")
     lines.append(f"Fill through the router (s): {result['fill_s']}.")
+    if "chroma_load_s" in mem:
+        lines.append(
+            f"Chroma took {mem['chroma_load_s']} s to load the vectors; this process's peak "
+            f"RSS with it: {mem['peak_rss_mb_with_chroma']} MB."
+        )
     return "\n".join(lines) + "\n"

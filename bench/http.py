@@ -135,14 +135,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _status(url: str, path: str) -> int:
+def _status(url: str, path: str) -> tuple[int, str]:
+    """A GET's status and body (0 and the error when nothing answered)."""
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=5)
     try:
         conn.request("GET", path)
-        return conn.getresponse().status
-    except OSError:
-        return 0
+        answer = conn.getresponse()
+        return answer.status, answer.read().decode(errors="replace")
+    except OSError as exc:
+        return 0, str(exc)
     finally:
         conn.close()
 
@@ -181,10 +183,11 @@ def serve(
             url = f"http://127.0.0.1:{port}"
             try:
                 deadline = time.monotonic() + timeout
-                while _status(url, "/readyz") != 200:
+                while (ready := _status(url, "/readyz"))[0] != 200:
                     if proc.poll() is not None or time.monotonic() > deadline:
                         raise LuceneHybridError(
-                            "the server did not become ready:\n" + log_path.read_text()[-2000:]
+                            f"the server did not become ready (/readyz: {ready[1][:1000]}):\n"
+                            + log_path.read_text()[-2000:]
                         )
                     time.sleep(0.2)
                 yield url, proc.pid

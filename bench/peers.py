@@ -65,7 +65,9 @@ def load_index_data(index: Path) -> tuple[list[str], list[str], np.ndarray]:
     return snap.ids, [texts.get(i, "") for i in snap.ids], snap.matrix
 
 
-def _chroma(ids: list[str], texts: list[str], vectors: np.ndarray, k: int) -> SearchFn:
+def chroma_collection(ids: list[str], texts: list[str] | None, vectors: np.ndarray) -> Any:
+    """A Chroma collection in this process (its HNSW with the settings it ships with, inner
+    product) holding the vectors, and the texts when given."""
     import chromadb
 
     client = chromadb.EphemeralClient()
@@ -74,8 +76,15 @@ def _chroma(ids: list[str], texts: list[str], vectors: np.ndarray, k: int) -> Se
     step = 4096
     for s in range(0, len(ids), step):
         col.add(
-            ids=ids[s : s + step], embeddings=vectors[s : s + step], documents=texts[s : s + step]
+            ids=ids[s : s + step],
+            embeddings=vectors[s : s + step],
+            documents=texts[s : s + step] if texts is not None else None,
         )
+    return col
+
+
+def _chroma(ids: list[str], texts: list[str], vectors: np.ndarray, k: int) -> SearchFn:
+    col = chroma_collection(ids, texts, vectors)
 
     def search(_: str, v: np.ndarray) -> list[str]:
         out = col.query(query_embeddings=[v], n_results=k, include=[])

@@ -150,9 +150,17 @@ def cmd_bench_peers(args: argparse.Namespace) -> int:
 def cmd_bench_cluster(args: argparse.Namespace) -> int:
     """Sharded collections behind serve --ray beside one collection, in the same server."""
     from lucene_hybrid.bench import cluster as bench_cluster
+    from lucene_hybrid.bench.scale import hash_vectors
 
     topics = list(read_topics(args.topics).values())[: args.limit]
-    searcher = open_index(args.index)
+    built = {}
+    for item in args.built or []:
+        n, sep, where = item.partition("=")
+        if not sep or not n.isdigit():
+            raise LuceneHybridError(f"--built {item!r}: give N=DIR (a collection of N shards)")
+        built[int(n)] = Path(where)
+    searcher = open_index(args.index, load_query_encoder=not args.hash_queries)
+    hashed = hash_vectors(topics, searcher.manifest.dim) if args.hash_queries else None
     try:
         result = bench_cluster.run(
             Path(args.index),
@@ -167,6 +175,10 @@ def cmd_bench_cluster(args: argparse.Namespace) -> int:
             heap=args.shard_heap,
             ray_address=args.ray,
             label=args.label or Path(args.index).name,
+            built=built,
+            ef_sweep=[int(e) for e in args.ef_search.split(",") if e],
+            chroma=args.chroma,
+            query_vectors=hashed,
         )
     finally:
         searcher.close()
@@ -321,6 +333,24 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--modes", default="bm25,dense,hybrid")
     p.add_argument("--limit", type=int, default=300, help="queries")
     p.add_argument("--shard-heap", default="512m", help="each shard's JVM heap")
+    p.add_argument(
+        "--built",
+        action="append",
+        metavar="N=DIR",
+        help="a collection built by `index --shards N` (N=1: or a built index), served as "
+        "shards-N instead of filled (repeatable)",
+    )
+    p.add_argument(
+        "--ef-search",
+        default="",
+        help="comma list: dense recall@k against exact search at each efSearch (and default)",
+    )
+    p.add_argument("--chroma", action="store_true", help="recall rows for Chroma's HNSW too")
+    p.add_argument(
+        "--hash-queries",
+        action="store_true",
+        help="the index holds `bench scale`'s hashed vectors: hash the queries the same way",
+    )
     p.add_argument("--ray", default=None, help="a Ray cluster's address (default: two local nodes)")
     p.add_argument("-k", type=int, default=10)
     p.add_argument("--depth", type=int, default=100)
