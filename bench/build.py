@@ -79,7 +79,7 @@ def run(
     for n in shards:
         index = work / f"shards-{n}"
         cmd = [CLI, "index", str(corpus), "--index", str(index), "--quiet", *(args or [])]
-        if n > 1 or ray_address:
+        if n > 1:
             cmd += ["--shards", str(n)] + (["--ray", ray_address] if ray_address else [])
         t0 = time.perf_counter()
         done = subprocess.run(cmd, capture_output=True, text=True)

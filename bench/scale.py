@@ -87,6 +87,18 @@ def write_corpus(sources: Sequence[str], n: int, path: Path, dim: int, batch: in
                 f.write(_json_line(docid, text, vec) + b"\n")
 
 
+def write_corpora(source_corpus: Path, sizes: Sequence[int], work: Path) -> list[Path]:
+    """The corpora alone (``work/corpus-N.jsonl``, hashed vectors in a ``vector`` field), for
+    builds of one's own: `index --encoder precomputed --dim 384`, e.g. `bench build`."""
+    sources = [d.text for d in read_corpus(source_corpus) if d.text]
+    work.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for n in sorted(sizes):
+        paths.append(work / f"corpus-{n}.jsonl")
+        write_corpus(sources, n, paths[-1], 384)
+    return paths
+
+
 def one_size(
     sources: Sequence[str],
     queries: Sequence[str],

@@ -189,8 +189,14 @@ def cmd_bench_scale(args: argparse.Namespace) -> int:
     """Build and query collections of growing size: the cost curve."""
     from lucene_hybrid.bench import scale as bench_scale
 
-    topics = list(read_topics(args.topics).values())[: args.limit]
     sizes = [int(float(n)) for n in args.sizes.split(",") if n]
+    if args.corpus_only:
+        for path in bench_scale.write_corpora(Path(args.corpus), sizes, Path(args.work)):
+            print(f"wrote {path}")
+        return 0
+    if not args.topics:
+        raise LuceneHybridError("bench scale needs --topics (unless --corpus-only)")
+    topics = list(read_topics(args.topics).values())[: args.limit]
     result = bench_scale.run(
         Path(args.corpus), topics, sizes, Path(args.work), threads=args.threads, keep=args.keep
     )
@@ -345,7 +351,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         default="",
         help="comma list: dense recall@k against exact search at each efSearch (and default)",
     )
-    p.add_argument("--chroma", action="store_true", help="recall rows for Chroma's HNSW too")
+    p.add_argument("--chroma", action="store_true", help="a recall row for Chroma's HNSW too")
     p.add_argument(
         "--hash-queries",
         action="store_true",
@@ -360,12 +366,17 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
     p = bench_sub.add_parser("scale", help="build and query 10k / 100k / 1M documents")
     p.add_argument("--corpus", required=True, help="source passages (repeated with perturbation)")
-    p.add_argument("--topics", required=True, help="queries (tsv, BEIR jsonl, TREC)")
+    p.add_argument("--topics", default=None, help="queries (tsv, BEIR jsonl, TREC)")
     p.add_argument("--sizes", default="10000,100000,1000000", help="comma list of sizes")
     p.add_argument("--work", required=True, help="scratch folder for corpora and indexes")
     p.add_argument("--limit", type=int, default=300, help="queries per mode")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="indexing threads")
     p.add_argument("--keep", action="store_true", help="keep the indexes")
+    p.add_argument(
+        "--corpus-only",
+        action="store_true",
+        help="only write the corpora (WORK/corpus-N.jsonl, vectors in a 'vector' field)",
+    )
     p.add_argument("--output", default=None, help="path stem for .json and .md")
     p.set_defaults(func=cmd_bench_scale)
 
