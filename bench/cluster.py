@@ -144,21 +144,37 @@ def recall_row(
     )
 
 
-def served_dense(url: str, name: str, k: int) -> Callable[[np.ndarray, int | None], list[str]]:
-    """Dense search of collection ``name`` through the server, vector given."""
-    conn = Connection("127.0.0.1", int(url.rsplit(":", 1)[1]))
+def _connect(url: str) -> Connection:
+    return Connection("127.0.0.1", int(url.rsplit(":", 1)[1]))
+
+
+def _search(conn: Connection, name: str, body: dict[str, Any]) -> dict[str, Any]:
+    """One search of collection ``name``: its answer, or an error naming what the server said."""
+    status, data = conn.post(f"/v1/collections/{name}/search", json.dumps(body).encode())
+    if status != 200:
+        raise LuceneHybridError(f"{name}: search answered {status}: {data[:300]!r}")
+    return dict(json.loads(data))
+
+
+@contextmanager
+def served_dense(
+    url: str, name: str, k: int
+) -> Iterator[Callable[[np.ndarray, int | None], list[str]]]:
+    """Dense search of collection ``name`` through the server, vector given, on one
+    connection closed afterwards."""
+    conn = _connect(url)
 
     def search(v: np.ndarray, ef: int | None) -> list[str]:
         body: dict[str, Any] = {"mode": "dense", "k": k, "vector": v.tolist()}
         body["include_text"] = False
         if ef is not None:
             body["ef_search"] = ef
-        status, data = conn.post(f"/v1/collections/{name}/search", json.dumps(body).encode())
-        if status != 200:
-            raise LuceneHybridError(f"{name}: search answered {status}: {data[:300]!r}")
-        return [h["id"] for h in json.loads(data)["hits"]]
+        return [h["id"] for h in _search(conn, name, body)["hits"]]
 
-    return search
+    try:
+        yield search
+    finally:
+        conn.close()
 
 
 def in_process_dense(
@@ -275,15 +291,11 @@ def fill(
 
 def router_cost(url: str, name: str, shards: int, bodies: Sequence[dict[str, Any]]) -> RouterRow:
     """One client; each search's server time less its slowest shard's."""
-    conn = Connection("127.0.0.1", int(url.rsplit(":", 1)[1]))
+    conn = _connect(url)
     server, slowest, router = [], [], []
     try:
         for body in bodies:
-            payload = json.dumps({**body, "timings": True}).encode()
-            status, data = conn.post(f"/v1/collections/{name}/search", payload)
-            if status != 200:
-                raise LuceneHybridError(f"{name}: search answered {status}: {data[:300]!r}")
-            t = json.loads(data)["timings_ms"]
+            t = _search(conn, name, {**body, "timings": True})["timings_ms"]
             shard = max((ms for key, ms in t.items() if SHARD_TOTAL.fullmatch(key)), default=0.0)
             server.append(t["total_ms"])
             slowest.append(shard)
@@ -379,10 +391,10 @@ def run(
                 hybrid = search_bodies(queries, vectors, "hybrid", k, depth)
                 routers = [router_cost(url, name, n, hybrid) for name, n in names]
                 for name, _ in names if ef_sweep else []:
-                    served = served_dense(url, name, k)
-                    recall += [
-                        recall_row(name, ef, served, vectors, exact) for ef in (None, *ef_sweep)
-                    ]
+                    with served_dense(url, name, k) as served:
+                        recall += [
+                            recall_row(name, ef, served, vectors, exact) for ef in (None, *ef_sweep)
+                        ]
                 memory["server_rss_mb"] = round(vm_kib(pid, "VmRSS") / 1024, 1)
                 if ray_address is None:  # the shard processes are on this machine
                     memory["shard_rss_mb"] = {
