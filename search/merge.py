@@ -13,8 +13,6 @@ Pure functions: no I/O, inputs never changed.
 
 from __future__ import annotations
 
-import heapq
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -104,14 +102,12 @@ def merge_ranked(lists: Sequence[Ranked], depth: int) -> Ranked:
     order (code point order, which is how one index breaks them)."""
     if len(lists) == 1:
         return lists[0][:depth]
-    best = heapq.nsmallest(
-        depth,
-        (
-            (-score, docid)
-            for part in lists
-            for docid, score in zip(part.ids, part.scores, strict=True)
-        ),
-    )
+    # one sort of every candidate (a few hundred): cheaper in Python than a heap of the best
+    best = sorted(
+        (-score, docid)
+        for part in lists
+        for docid, score in zip(part.ids, part.scores, strict=True)
+    )[:depth]
     return Ranked([docid for _, docid in best], [-neg for neg, _ in best])
 
 
@@ -121,16 +117,22 @@ def adjust_ties(hits: Ranked) -> Ranked:
     apart by 1e-6 a place, so that trec_eval keeps the order."""
     f32 = np.float32
     step, gap = f32(1e-6), f32(1e-4)
-    out: list[float] = []
-    dup = 0
-    prev = f32(0)
-    for i, s in enumerate(hits.scores):
-        score = f32(math.floor(float(f32(s)) * 10000.0 + 0.5) / 10000.0)
-        if i == 0 or f32(prev - score) > gap:
-            dup = 0
-        else:
-            dup += 1
-            score = f32(score - f32(step * f32(dup)))
-        out.append(float(str(score)))  # the float32's shortest form, as Java prints it
-        prev = score
-    return Ranked(list(hits.ids), out)
+    # the rounding of every score at once, in float64 as Java's Math.round does it, then float32
+    rounded = (
+        np.floor(np.asarray(hits.scores, dtype=np.float32).astype(np.float64) * 10000.0 + 0.5)
+        / 10000.0
+    ).astype(np.float32)
+    if len(rounded) < 2 or bool(np.all(rounded[:-1] - rounded[1:] > gap)):
+        scores = rounded  # no run of equal scores: nothing to tell apart
+    else:
+        scores = np.empty_like(rounded)
+        dup = 0
+        for i, score in enumerate(rounded):
+            if i == 0 or f32(scores[i - 1] - score) > gap:
+                dup = 0
+            else:
+                dup += 1
+                score = f32(score - f32(step * f32(dup)))
+            scores[i] = score
+    # each float32 in its shortest form, as Java prints it
+    return Ranked(list(hits.ids), [float(text) for text in map(str, scores)])
