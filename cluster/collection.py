@@ -68,12 +68,19 @@ log = logging.getLogger(__name__)
 NAMESPACE = "lucene-hybrid"  # Ray namespace of the shard actors: front ends find them by name
 DEFAULT_TIMEOUT_S = 30.0
 # A shard's answer carries the stored records of its candidates in the first INLINE_PAGES pages'
-# worth of places (up to INLINE_CHARS: small enough to travel inline in Ray's reply, not through
-# its object store). Fused pages mostly come from there; what does not is fetched after fusion.
+# worth of places, shared among the shards (a shard holds about its share of the collection's
+# first places), up to INLINE_CHARS: small enough to travel inline in Ray's reply, not through
+# its object store. Fused pages mostly come from there; what does not is fetched after fusion.
 INLINE_PAGES = 3
 INLINE_CHARS = 32_000
 STALE_RETRIES = 2  # searches asked again after a shard's view moved on, before scoring anyway
 START_TIMEOUT_S = 300.0  # a new shard's process, imports, JVM and log replay
+
+
+def inline_ranks(top: int, shards: int) -> int:
+    """How many places of each of its lists a shard sends the stored records of, for a page
+    ending at place ``top`` of a collection of ``shards`` shards."""
+    return -(-top * INLINE_PAGES // shards)  # rounded up
 
 
 class ShardUnavailable(PartUnavailable):
@@ -435,7 +442,11 @@ class ShardedCollection:
             stats, versions, asking = self._term_stats(query, terms, asking, missing, t)
         t0 = time.perf_counter()
         asked = replace(params, budget=None)  # the budget is spent once, on the page
-        ranks, chars = (params.top * INLINE_PAGES, INLINE_CHARS) if params.fetch_docs else (0, 0)
+        ranks, chars = (
+            (inline_ranks(params.top, len(self.shards)), INLINE_CHARS)
+            if params.fetch_docs
+            else (0, 0)
+        )
         for attempt in range(STALE_RETRIES + 1):
             if attempt == STALE_RETRIES:
                 versions = None  # the shards keep changing: score with what was last counted

@@ -120,3 +120,20 @@ def test_a_write_through_another_router_is_scored_with_the_new_statistics(single
     for q in (query, *QUERIES[:3]):
         for p in (params, SearchParams(mode="hybrid", k=10, dense_search="exact")):
             assert ranking(sharded.search(q, p)) == ranking(single.search(q, p)), q
+
+
+@pytest.mark.parametrize("chars", [0, 2_000])
+def test_a_page_beyond_the_records_shards_send_along_is_fetched_after_fusion(
+    single, sharded, monkeypatch, chars
+):
+    """Shards send the stored records of their best candidates with their lists, up to a
+    number of characters; whatever of the page is not among them is fetched after fusion
+    (all of it with none sent, part of it with a few)."""
+    from lucene_hybrid.cluster import collection
+
+    monkeypatch.setattr(collection, "INLINE_CHARS", chars)
+    params = SearchParams(mode="hybrid", k=10, dense_search="exact")
+    for query in QUERIES[:4]:
+        want, got = single.search(query, params), sharded.search(query, params)
+        assert ranking(got) == ranking(want), query
+        assert [(h.text, h.metadata) for h in got] == [(h.text, h.metadata) for h in want]
