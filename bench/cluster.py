@@ -9,7 +9,11 @@ the N-shard ones as ``shards-N``. Requests carry the query text and, for dense a
 vector: the encoder stays out of the figures, which are the engine's and the router's. Each
 collection and mode first gets one pass of the queries with one client, its p50 reported apart
 (in the first mode every query is new to the server: a router then asks its shards for the
-statistics of terms it has not seen), then the measured rows at each client count.
+statistics of terms it has not seen), then the measured rows at each client count. Last,
+hybrid with one client through every collection in turn, a block of queries at a time (three
+passes): each search's time at the client beside the one-process collection's, measured on the
+same machine at the same moment, and the router's own cost (the server's time less its slowest
+shard's).
 
 Collections already built (``index --shards N``, e.g. of a million documents, which would take
 long to upsert) are linked into the server's data directory instead of filled. With efSearch
@@ -84,10 +88,14 @@ class ClusterRow:
 
 @dataclass
 class RouterRow:
-    """What a search costs the router beyond its shards' own work (one client, hybrid)."""
+    """One client, hybrid, every collection measured in turn on the same machine: what a search
+    costs at the client, and what it costs the router beyond its shards' own work."""
 
     collection: str
     shards: int
+    client_p50_ms: float  # a search's time at the client (HTTP included)
+    client_p95_ms: float
+    over_single_ms: float  # client p50 less the one-process collection's
     server_p50_ms: float  # the server's own time for the search (timings total_ms)
     slowest_shard_p50_ms: float  # the slowest shard's time in its process
     router_p50_ms: float  # median over searches of (server - slowest shard)
@@ -289,26 +297,51 @@ def fill(
     return colls, seconds
 
 
-def router_cost(url: str, name: str, shards: int, bodies: Sequence[dict[str, Any]]) -> RouterRow:
-    """One client; each search's server time less its slowest shard's."""
+def router_cost(
+    url: str,
+    names: Sequence[tuple[str, int]],
+    bodies: Sequence[dict[str, Any]],
+    passes: int = 3,
+    block: int = 25,
+) -> list[RouterRow]:
+    """One client, ``passes`` times over ``bodies``: each block of queries searched in every
+    collection in turn (the first of ``names`` is the one-process collection), so that a drift
+    of the machine (another process, a JIT still warming up) falls on all of them alike."""
     conn = _connect(url)
-    server, slowest, router = [], [], []
+    client: dict[str, list[float]] = {name: [] for name, _ in names}
+    server: dict[str, list[float]] = {name: [] for name in client}
+    slowest: dict[str, list[float]] = {name: [] for name in client}
     try:
-        for body in bodies:
-            t = _search(conn, name, {**body, "timings": True})["timings_ms"]
-            shard = max((ms for key, ms in t.items() if SHARD_TOTAL.fullmatch(key)), default=0.0)
-            server.append(t["total_ms"])
-            slowest.append(shard)
-            router.append(t["total_ms"] - shard)
+        for _ in range(passes):
+            for start in range(0, len(bodies), block):
+                for name in client:
+                    for body in bodies[start : start + block]:
+                        t0 = time.perf_counter()
+                        t = _search(conn, name, {**body, "timings": True})["timings_ms"]
+                        client[name].append((time.perf_counter() - t0) * 1000)
+                        shard = (ms for key, ms in t.items() if SHARD_TOTAL.fullmatch(key))
+                        server[name].append(t["total_ms"])
+                        slowest[name].append(max(shard, default=0.0))
     finally:
         conn.close()
-    return RouterRow(
-        name,
-        shards,
-        round(statistics.median(server), 3),
-        round(statistics.median(slowest), 3),
-        round(statistics.median(router), 3),
-    )
+    base = percentile(client[names[0][0]], 50)
+    rows = []
+    for name, n in names:
+        p50 = percentile(client[name], 50)
+        router = [a - b for a, b in zip(server[name], slowest[name], strict=True)]
+        rows.append(
+            RouterRow(
+                name,
+                n,
+                round(p50, 3),
+                round(percentile(client[name], 95), 3),
+                round(p50 - base, 3),
+                round(statistics.median(server[name]), 3),
+                round(statistics.median(slowest[name]), 3),
+                round(statistics.median(router), 3),
+            )
+        )
+    return rows
 
 
 def run(
@@ -389,7 +422,7 @@ def run(
                             )
                             rows.append(_row(name, n, mode, c, len(bodies), lat, errors, wall))
                 hybrid = search_bodies(queries, vectors, "hybrid", k, depth)
-                routers = [router_cost(url, name, n, hybrid) for name, n in names]
+                routers = router_cost(url, names, hybrid)
                 for name, _ in names if ef_sweep else []:
                     with served_dense(url, name, k) as served:
                         recall += [
@@ -486,12 +519,16 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append(f"| {name} | {mode} | {cold} | {row} |")
     lines += [
         "",
-        "| collection | server p50 ms | slowest shard p50 ms | router p50 ms |",
-        "|---|---|---|---|",
+        "Hybrid, one client, the collections in turn (blocks of queries, three passes):",
+        "",
+        "| collection | client p50 / p95 ms | p50 over single ms | server p50 ms | "
+        "slowest shard p50 ms | router p50 ms |",
+        "|---|---|---|---|---|---|",
     ]
     for r in result["router"]:
         lines.append(
-            f"| {r['collection']} | {r['server_p50_ms']} | {r['slowest_shard_p50_ms']} | "
+            f"| {r['collection']} | {r['client_p50_ms']} / {r['client_p95_ms']} | "
+            f"{r['over_single_ms']:+} | {r['server_p50_ms']} | {r['slowest_shard_p50_ms']} | "
             f"{r['router_p50_ms']} |"
         )
     if result.get("recall"):

@@ -49,4 +49,8 @@ def test_built_collections_are_measured_with_their_recall(ray_cluster, demo_corp
     # 600 documents: `auto` searches them exactly, so every served default finds the same top 10
     # as numpy's exact scan, but for documents tied at the tenth place
     assert len({recall[(s, None)] for s in names}) == 1 and recall[("single", None)] >= 0.95
+    router = {r["collection"]: r for r in result["router"]}
+    assert set(router) == set(names) and router["single"]["over_single_ms"] == 0
+    assert all(r["client_p50_ms"] > 0 for r in router.values())
+    assert all(r["slowest_shard_p50_ms"] > 0 for n, r in router.items() if n != "single")
     assert "| dense search | efSearch | recall@10 |" in out.with_suffix(".md").read_text()
