@@ -152,10 +152,6 @@ def recall_row(
     )
 
 
-def _connect(url: str) -> Connection:
-    return Connection("127.0.0.1", int(url.rsplit(":", 1)[1]))
-
-
 def _search(conn: Connection, name: str, body: dict[str, Any]) -> dict[str, Any]:
     """One search of collection ``name``: its answer, or an error naming what the server said."""
     status, data = conn.post(f"/v1/collections/{name}/search", json.dumps(body).encode())
@@ -170,7 +166,7 @@ def served_dense(
 ) -> Iterator[Callable[[np.ndarray, int | None], list[str]]]:
     """Dense search of collection ``name`` through the server, vector given, on one
     connection closed afterwards."""
-    conn = _connect(url)
+    conn = Connection.to(url)
 
     def search(v: np.ndarray, ef: int | None) -> list[str]:
         body: dict[str, Any] = {"mode": "dense", "k": k, "vector": v.tolist()}
@@ -307,7 +303,7 @@ def router_cost(
     """One client, ``passes`` times over ``bodies``: each block of queries searched in every
     collection in turn (the first of ``names`` is the one-process collection), so that a drift
     of the machine (another process, a JIT still warming up) falls on all of them alike."""
-    conn = _connect(url)
+    conn = Connection.to(url)
     client: dict[str, list[float]] = {name: [] for name, _ in names}
     server: dict[str, list[float]] = {name: [] for name in client}
     slowest: dict[str, list[float]] = {name: [] for name in client}

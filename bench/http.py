@@ -83,6 +83,12 @@ class Connection:
         self.sock: socket.socket | None = None
         self.pending = b""  # bytes read past the last answer
 
+    @classmethod
+    def to(cls, url: str) -> Connection:
+        """A connection to the server at ``url`` (``http://host:port``)."""
+        parts = urlsplit(url)
+        return cls(parts.hostname or "127.0.0.1", parts.port or 80)
+
     def post(self, path: str, payload: bytes) -> tuple[int, bytes]:
         if self.sock is None:
             self.sock = socket.create_connection(self.address, self.timeout)
@@ -213,8 +219,6 @@ def load(
     Returns:
         (latencies of the successful requests in ms, count of failed ones, wall seconds).
     """
-    parts = urlsplit(url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 80
     payloads = [json.dumps(b).encode() for b in bodies]
     next_index = iter(range(len(payloads)))
     lock = threading.Lock()
@@ -222,7 +226,7 @@ def load(
     errors = [0]
 
     def client(items: Iterator[int] | None) -> None:
-        conn = Connection(host, port)
+        conn = Connection.to(url)
         try:
             while True:
                 with lock:
@@ -348,8 +352,7 @@ class _Http:
     """One keep-alive connection that posts searches and returns (client ms, server ms)."""
 
     def __init__(self, url: str, path: str):
-        parts = urlsplit(url)
-        self.conn = Connection(parts.hostname or "127.0.0.1", parts.port or 80)
+        self.conn = Connection.to(url)
         self.path = path
 
     def search(self, payload: bytes) -> tuple[float, float]:
