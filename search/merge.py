@@ -122,7 +122,7 @@ def adjust_ties(hits: Ranked) -> Ranked:
         np.floor(np.asarray(hits.scores, dtype=np.float32).astype(np.float64) * 10000.0 + 0.5)
         / 10000.0
     ).astype(np.float32)
-    if len(rounded) < 2 or bool(np.all(rounded[:-1] - rounded[1:] > gap)):
+    if bool(np.all(rounded[:-1] - rounded[1:] > gap)):  # true of fewer than two scores too
         scores = rounded  # no run of equal scores: nothing to tell apart
     else:
         scores = np.empty_like(rounded)
